@@ -1,0 +1,10 @@
+/**
+ * The V8 flags `deno task start` (and the compiled binaries) give the relay, so that every benchmark
+ * measures the relay as users run it.
+ *
+ * @module
+ */
+import meta from "../deno.json" with { type: "json" };
+
+/** The value of `--v8-flags=` in the start task, for `DENO_V8_FLAGS`; undefined without one. */
+export const START_V8_FLAGS: string | undefined = meta.tasks.start.match(/--v8-flags=(\S+)/)?.[1];

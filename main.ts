@@ -1,0 +1,12 @@
+/**
+ * coder-relay: receives Coder notification webhooks and delivers them, durably and exactly once, to
+ * DX PlatformX, Slack and signed webhooks. This file only hands the command line to `src/cli.ts`
+ * (`serve` by default); the rest lives in `src/`.
+ *
+ * @module
+ */
+import { runCli } from "./src/cli.ts";
+
+if (import.meta.main) {
+  Deno.exitCode = await runCli(Deno.args);
+}

@@ -1,0 +1,380 @@
+/**
+ * The admin API under `/api/v1/`: subscriptions (CloudTruth's webhook shape), message inspection
+ * and replay, pause/resume, test sends. Operators get full control without touching the store by
+ * hand. `Authorization: Bearer $RELAY_ADMIN_TOKEN` only: a token in a query string ends up in
+ * proxy logs.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import type { Destination } from "../destinations.ts";
+import { timingSafeEqual } from "../http/auth.ts";
+import { readBody } from "../http/body.ts";
+import { HttpError, invalidInput, issuesOf } from "../http/errors.ts";
+import { logger } from "../log.ts";
+import type { Sink } from "../sinks/sink.ts";
+import type {
+  DeliveryRecord,
+  DeliveryState,
+  MessageWithDeliveries,
+  PauseState,
+  Store,
+  SubscriptionRecord,
+} from "../store/store.ts";
+import {
+  configuredDestinationJson,
+  type DestinationSet,
+  parseSubscription,
+  patchSubscription,
+  type SubscriptionFields,
+  subscriptionJson,
+  unknownEventWarnings,
+} from "./subscriptions.ts";
+import { sendTest } from "./test_send.ts";
+
+/** What the admin API needs. */
+export interface AdminDeps {
+  readonly store: Store;
+  /** Absent: every admin request gets 403 and the API is disabled. */
+  readonly token?: string;
+  readonly destinations: DestinationSet;
+  /** Builds a subscription's sink: refuses types this build cannot deliver to. */
+  readonly buildSink: (sub: SubscriptionRecord) => Sink;
+  /** The pause switches changed: the worker re-reads them. */
+  readonly onPauseChanged: () => void;
+  /** Deliveries were re-queued: the worker looks at once. */
+  readonly onRequeued: () => void;
+  readonly now: () => number;
+}
+
+const ADMIN_BODY_LIMIT = 64 * 1024;
+/** Every change an operator makes is logged at INFO (ids and names only, never configuration). */
+const log = logger("admin");
+const encoder = new TextEncoder();
+
+/** The admin checker: 403 when disabled, 401 without a bearer token, 403 with a wrong one. */
+export function adminAuth(token: string | undefined): (req: Request) => void {
+  if (!token) {
+    return () => {
+      throw new HttpError(
+        403,
+        "admin_disabled",
+        "the admin API is disabled: set RELAY_ADMIN_TOKEN to enable it",
+      );
+    };
+  }
+  const expected = encoder.encode(token);
+  return (req) => {
+    const m = (req.headers.get("authorization") ?? "").match(/^Bearer\s+(\S+)\s*$/i);
+    if (!m) {
+      throw new HttpError(
+        401,
+        "unauthorized",
+        "the admin API needs Authorization: Bearer <RELAY_ADMIN_TOKEN>",
+        { "www-authenticate": 'Bearer realm="coder-relay admin"' },
+      );
+    }
+    if (!timingSafeEqual(m[1], expected)) {
+      throw new HttpError(403, "forbidden", "wrong admin token");
+    }
+  };
+}
+
+/** Reads an optional JSON object body under the admin size limit and validates it. */
+async function readJson<T extends z.ZodType>(req: Request, schema: T): Promise<z.output<T>> {
+  const bytes = await readBody(req, ADMIN_BODY_LIMIT);
+  let json: unknown = {};
+  if (bytes.byteLength > 0) {
+    try {
+      json = JSON.parse(new TextDecoder().decode(bytes));
+    } catch (err) {
+      throw new HttpError(400, "invalid_body", `body is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw invalidInput("invalid_body", issuesOf(parsed.error));
+  return parsed.data;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A delivery as the API shows it; `history` only on the single-message view. */
+export function deliveryJson(d: DeliveryRecord, withHistory: boolean): Record<string, unknown> {
+  return {
+    destination: d.destination,
+    state: d.state,
+    attempts: d.attempts,
+    next_attempt_at: d.state === "pending" || d.state === "temporary_failure" ||
+        d.state === "leased"
+      ? iso(d.nextAttemptAt)
+      : null,
+    updated_at: iso(d.updatedAt),
+    status_reason: d.statusReason ?? null,
+    ...(withHistory
+      ? {
+        history: d.history.map((a) => ({
+          at: iso(a.at),
+          state: a.state,
+          status_code: a.status ?? null,
+          latency_ms: a.latencyMs,
+          status_reason: a.reason ?? null,
+        })),
+      }
+      : {}),
+  };
+}
+
+/** A message with its deliveries, as the API and `messages --json` show it. */
+export function messageJson(m: MessageWithDeliveries, withHistory: boolean) {
+  return {
+    msg_id: m.message.msgId,
+    event: m.message.name,
+    received_at: iso(m.message.receivedAt),
+    size: m.message.size,
+    deliveries: m.deliveries.map((d) => deliveryJson(d, withHistory)),
+  };
+}
+
+/** Pause switches as the API shows them. */
+export function pauseJson(p: PauseState) {
+  return {
+    paused: p.all,
+    paused_destinations: p.destinations,
+    updated_at: p.updatedAt ? iso(p.updatedAt) : null,
+  };
+}
+
+const STATES = [
+  "pending",
+  "leased",
+  "sent",
+  "temporary_failure",
+  "permanent_failure",
+  "unknown",
+  "deduplicated",
+] as const satisfies readonly DeliveryState[];
+
+/** A time as ISO 8601 or ms since epoch. */
+const time = z.string().trim().transform((s, ctx) => {
+  const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({ code: "custom", message: "expected an ISO 8601 time or ms since epoch" });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** `GET /messages` query parameters. */
+export const MessageQuerySchema = z.object({
+  state: z.enum(STATES, { error: `expected one of ${STATES.join(", ")}` }).optional(),
+  destination: z.string().trim().min(1).optional(),
+  event: z.string().trim().min(1).optional(),
+  since: time.optional(),
+  until: time.optional(),
+  limit: z.string().regex(/^\d+$/, "expected a whole number").transform(Number)
+    .pipe(z.number().int().min(1).max(500)).default(50),
+  cursor: z.string().min(1).optional(),
+});
+
+const TargetSchema = z.object({ destination: z.string().trim().min(1).optional() });
+
+function query<T extends z.ZodType>(url: string, schema: T): z.output<T> {
+  const params = Object.fromEntries(new URL(url).searchParams);
+  const parsed = schema.safeParse(params);
+  if (!parsed.success) throw invalidInput("invalid_query", issuesOf(parsed.error));
+  return parsed.data;
+}
+
+/** Builds the `/api/v1` router; mount it under that prefix. */
+export function createAdminRoutes(deps: AdminDeps): Hono {
+  const app = new Hono();
+  const check = adminAuth(deps.token);
+  app.use(async (c, next) => {
+    check(c.req.raw);
+    await next();
+  });
+
+  async function destinationById(id: string): Promise<Destination> {
+    const found = (await deps.destinations.list()).find((d) => d.id === id);
+    if (!found) throw new HttpError(404, "not_found", `no destination "${id}"`);
+    return found;
+  }
+
+  async function subscriptionById(id: string): Promise<SubscriptionRecord> {
+    const sub = await deps.store.getSubscription(id);
+    if (sub) return sub;
+    if (deps.destinations.configured.some((d) => d.id === id)) {
+      throw new HttpError(
+        409,
+        "read_only",
+        `destination "${id}" is defined by the environment; change it there`,
+      );
+    }
+    throw new HttpError(404, "not_found", `no webhook subscription "${id}"`);
+  }
+
+  async function save(fields: SubscriptionFields, current?: SubscriptionRecord) {
+    const now = deps.now();
+    const sub: SubscriptionRecord = {
+      id: current?.id ?? crypto.randomUUID(),
+      ...fields,
+      createdAt: current?.createdAt ?? now,
+      // Strictly increasing: the destination set rebuilds a sink when this changes.
+      updatedAt: Math.max(now, (current?.updatedAt ?? 0) + 1),
+    };
+    deps.buildSink(sub);
+    await deps.store.putSubscription(sub);
+    await deps.destinations.reload();
+    log.info("subscription {id} ({type}, {name}) {action}", {
+      id: sub.id,
+      type: sub.type,
+      name: sub.name,
+      action: current ? "updated" : "created",
+    });
+    const warnings = unknownEventWarnings(sub.eventTypes);
+    return { ...subscriptionJson(sub), ...(warnings.length ? { warnings } : {}) };
+  }
+
+  // Subscriptions, in CloudTruth's shape (DRF-style list with `results`).
+  const list = async () => {
+    const subs = await deps.store.listSubscriptions();
+    const results = [
+      ...deps.destinations.configured.map(configuredDestinationJson),
+      ...subs.map(subscriptionJson),
+    ];
+    return Response.json({ count: results.length, next: null, previous: null, results });
+  };
+  const create = async (c: { req: { raw: Request } }) =>
+    Response.json(await save(parseSubscription(await readJson(c.req.raw, z.unknown()))), {
+      status: 201,
+    });
+  app.get("/webhooks", list);
+  app.get("/webhooks/", list);
+  app.post("/webhooks", create);
+  app.post("/webhooks/", create);
+  app.get("/webhooks/:id", async (c) => {
+    const id = c.req.param("id");
+    const sub = await deps.store.getSubscription(id);
+    if (sub) return c.json(subscriptionJson(sub));
+    const configured = deps.destinations.configured.find((d) => d.id === id);
+    if (configured) return c.json(configuredDestinationJson(configured));
+    throw new HttpError(404, "not_found", `no webhook subscription "${id}"`);
+  });
+  app.put("/webhooks/:id", async (c) => {
+    const current = await subscriptionById(c.req.param("id"));
+    const body = await readJson(c.req.raw, z.unknown());
+    return c.json(await save(parseSubscription(body, current), current));
+  });
+  app.patch("/webhooks/:id", async (c) => {
+    const current = await subscriptionById(c.req.param("id"));
+    const body = await readJson(c.req.raw, z.unknown());
+    return c.json(await save(patchSubscription(body, current), current));
+  });
+  app.delete("/webhooks/:id", async (c) => {
+    const sub = await subscriptionById(c.req.param("id"));
+    await deps.store.deleteSubscription(sub.id);
+    await deps.destinations.reload();
+    log.info("subscription {id} ({type}, {name}) deleted", {
+      id: sub.id,
+      type: sub.type,
+      name: sub.name,
+    });
+    return c.body(null, 204);
+  });
+  app.post("/webhooks/:id/test", async (c) => {
+    const dest = await destinationById(c.req.param("id"));
+    const { email } = await readJson(
+      c.req.raw,
+      z.object({ email: z.email("expected an email address").optional() }),
+    );
+    const outcome = await sendTest(dest, deps.now, email);
+    return c.json({ ok: outcome.state === "sent", ...outcome });
+  });
+
+  // Messages: inspect, replay, purge.
+  app.get("/messages", async (c) => {
+    const q = query(c.req.url, MessageQuerySchema);
+    const page = await deps.store.listMessages(
+      { state: q.state, destination: q.destination, name: q.event, since: q.since, until: q.until },
+      { cursor: q.cursor, limit: q.limit },
+    );
+    return c.json({
+      messages: page.items.map((m) => messageJson(m, false)),
+      next_cursor: page.cursor ?? null,
+    });
+  });
+  app.post("/messages/retry", async (c) => {
+    const { destination } = await readJson(
+      c.req.raw,
+      z.object({ destination: z.string().trim().min(1, "must not be empty") }),
+    );
+    await destinationById(destination);
+    const requeued = await deps.store.retryFailed(destination, deps.now());
+    if (requeued > 0) deps.onRequeued();
+    log.info("re-queued {requeued} failed deliveries to {destination}", { requeued, destination });
+    return c.json({ destination, requeued });
+  });
+  app.post("/messages/purge", async (c) => {
+    const { older_than_days: days } = await readJson(
+      c.req.raw,
+      z.object({ older_than_days: z.number().min(0, "must not be negative") }),
+    );
+    const purged = await deps.store.purge(deps.now() - days * 86_400_000);
+    log.info("purged {purged} messages older than {days} days", { purged, days });
+    return c.json({ purged });
+  });
+  app.get("/messages/:id", async (c) => {
+    const found = await deps.store.getMessage(c.req.param("id"));
+    if (!found) throw new HttpError(404, "not_found", `no message "${c.req.param("id")}"`);
+    return c.json(messageJson(found, true));
+  });
+  app.post("/messages/:id/retry", async (c) => {
+    const msgId = c.req.param("id");
+    const { destination } = await readJson(c.req.raw, TargetSchema);
+    const found = await deps.store.getMessage(msgId);
+    if (!found) throw new HttpError(404, "not_found", `no message "${msgId}"`);
+    if (destination && !found.deliveries.some((d) => d.destination === destination)) {
+      throw new HttpError(
+        404,
+        "not_found",
+        `message "${msgId}" has no delivery to "${destination}"`,
+      );
+    }
+    const requeued = await deps.store.retry(msgId, destination, deps.now());
+    if (requeued.length === 0) {
+      throw new HttpError(
+        409,
+        "nothing_to_retry",
+        "no delivery of this message is failed (permanent_failure, unknown, temporary_failure)",
+        {},
+        {
+          deliveries: found.deliveries.map((d) => ({ destination: d.destination, state: d.state })),
+        },
+      );
+    }
+    deps.onRequeued();
+    log.info("re-queued {msgId} for {destinations}", {
+      msgId,
+      destinations: requeued.map((d) => d.destination).join(","),
+    });
+    return c.json({ msg_id: msgId, requeued: requeued.map((d) => deliveryJson(d, false)) });
+  });
+
+  // Pause and resume: accepting continues; deliveries wait in the store.
+  app.get("/pause", async (c) => c.json(pauseJson(await deps.store.getPause())));
+  for (const [path, paused] of [["/pause", true], ["/resume", false]] as const) {
+    app.post(path, async (c) => {
+      const { destination } = await readJson(c.req.raw, TargetSchema);
+      if (destination) await destinationById(destination);
+      const state = await deps.store.setPause(destination, paused, deps.now());
+      deps.onPauseChanged();
+      log.info("delivery {action} for {target}", {
+        action: paused ? "paused" : "resumed",
+        target: destination ?? "every destination",
+      });
+      return c.json(pauseJson(state));
+    });
+  }
+  return app;
+}

@@ -1,0 +1,92 @@
+/**
+ * The `RELAY_CONFIG` file: destinations beyond what environment variables can say (several Slack
+ * channels, webhooks with headers, per-destination filters). JSON, validated with zod; an error
+ * names the path of the bad field (`destinations[2].configuration.url`), never a secret's value.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { type EventFilter, parseEventFilter } from "./coder.ts";
+import { SINK_CONFIG_SCHEMAS, SINK_TYPES, type SinkType } from "./sink_config.ts";
+
+const events = z.union([z.string(), z.array(z.string())], {
+  error: 'expected a list of notification names, or "*"',
+}).default(["*"]).transform((list): EventFilter => parseEventFilter(list));
+
+const common = {
+  /** Keys the delivery records: keep it stable. */
+  id: z.string().regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/,
+    "expected 1-63 letters, digits, '_', '.' or '-'",
+  ),
+  events,
+  enabled: z.boolean().default(true),
+  description: z.string().optional(),
+};
+
+const variant = <T extends SinkType>(type: T) =>
+  z.strictObject({ ...common, type: z.literal(type), configuration: SINK_CONFIG_SCHEMAS[type] });
+
+const DestinationSchema = z.discriminatedUnion("type", [
+  variant("slack"),
+  variant("slack-webhook"),
+  variant("webhook"),
+  variant("platformx"),
+], { error: `expected type ${SINK_TYPES.map((t) => `"${t}"`).join(", ")}` });
+
+/** One destination as the file defines it (no sink yet: `destinations.ts` builds those). */
+export type DestinationSpec = z.infer<typeof DestinationSchema>;
+
+const FileSchema = z.strictObject({ destinations: z.array(DestinationSchema) }).superRefine(
+  (file, ctx) => {
+    const seen = new Set<string>();
+    file.destinations.forEach((d, i) => {
+      if (seen.has(d.id)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["destinations", i, "id"],
+          message: `duplicate id "${d.id}"`,
+        });
+      }
+      seen.add(d.id);
+    });
+  },
+);
+
+/** `destinations[2].configuration.url` */
+function pathOf(path: readonly PropertyKey[]): string {
+  return path.map((p) => typeof p === "number" ? `[${p}]` : `.${String(p)}`).join("").replace(
+    /^\./,
+    "",
+  ) || "(root)";
+}
+
+/**
+ * Parses the file's text. `reserved` ids (those the environment already defines) may not be reused.
+ *
+ * @throws {Error} one line per problem, each starting with the field's path.
+ */
+export function parseConfigFile(text: string, reserved: ReadonlySet<string>): DestinationSpec[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = FileSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new Error(
+      parsed.error.issues.map((i) =>
+        `${pathOf(i.path)}: ${i.message.replace(/^Invalid input: /, "")}`
+      ).join("\n  "),
+    );
+  }
+  const clash = parsed.data.destinations.findIndex((d) => reserved.has(d.id));
+  if (clash >= 0) {
+    const id = parsed.data.destinations[clash].id;
+    throw new Error(
+      `destinations[${clash}].id: "${id}" is already defined by environment variables`,
+    );
+  }
+  return parsed.data.destinations;
+}

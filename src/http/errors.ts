@@ -1,0 +1,95 @@
+/**
+ * The one place errors become HTTP statuses. Handlers throw; this maps. Clients get a short JSON
+ * reason, never a stack trace; unexpected errors are logged here with their detail.
+ *
+ * @module
+ */
+import type { z } from "zod";
+import { logger } from "../log.ts";
+import { BodyTooLargeForStoreError } from "../store/kv.ts";
+import { UnsupportedTypeError } from "../destinations.ts";
+import { InvalidCursorError, StoreUnavailableError } from "../store/store.ts";
+
+/** An error with the status and message the client should see. */
+export class HttpError extends Error {
+  override name = "HttpError";
+  constructor(
+    readonly status: number,
+    /** A stable machine-readable code, e.g. `invalid_body`. */
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+    /** Machine-readable detail for the body, e.g. validation issues with their field paths. */
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+const log = logger("http");
+
+/** A field-level problem, as 400 answers list them (`details.issues`). */
+export interface Issue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** zod's issues with dotted field paths (`configuration.token`), `prefix` first. */
+export function issuesOf(error: z.ZodError, prefix: readonly string[] = []): Issue[] {
+  return error.issues.map((i) => ({
+    path: [...prefix, ...i.path.map(String)].join(".") || "(root)",
+    message: i.code === "invalid_type" && /received undefined/.test(i.message)
+      ? "is required"
+      : i.message.replace(/^Invalid input: /, ""),
+  }));
+}
+
+/** The first five issues on one line: `payload.title: is required; labels.a: expected string`. */
+export function summarizeIssues(issues: readonly Issue[]): string {
+  return issues.slice(0, 5).map((i) => `${i.path}: ${i.message}`).join("; ");
+}
+
+/** A 400 whose body lists every issue with its field path. */
+export function invalidInput(code: string, issues: readonly Issue[]): HttpError {
+  return new HttpError(400, code, summarizeIssues(issues), {}, { issues });
+}
+
+/** Maps any thrown value to a JSON error response. */
+export function errorResponse(err: unknown): Response {
+  const e = httpErrorOf(err);
+  const body = e.details === undefined
+    ? { error: e.code, message: e.message }
+    : { error: e.code, message: e.message, details: e.details };
+  return Response.json(body, {
+    status: e.status,
+    headers: e.headers,
+  });
+}
+
+/** The status and code any thrown value stands for; logs the unexpected ones (once, here). */
+export function httpErrorOf(err: unknown): HttpError {
+  let e: HttpError;
+  if (err instanceof HttpError) e = err;
+  else if (err instanceof InvalidCursorError) e = new HttpError(400, "invalid_cursor", err.message);
+  else if (err instanceof UnsupportedTypeError) {
+    e = new HttpError(400, "type_unavailable", err.message);
+  } else if (err instanceof BodyTooLargeForStoreError) {
+    e = new HttpError(413, "body_too_large", err.message);
+  } else if (err instanceof StoreUnavailableError) {
+    log.error("store unavailable: {error}", { error: err.message });
+    e = new HttpError(
+      503,
+      "store_unavailable",
+      "the relay cannot store messages right now; retry",
+      {
+        "retry-after": "5",
+      },
+    );
+  } else {
+    log.error("unexpected error: {error}", {
+      error: err instanceof Error ? err.stack : String(err),
+    });
+    e = new HttpError(500, "internal_error", "internal error");
+  }
+  return e;
+}

@@ -1,0 +1,46 @@
+/**
+ * Logging: logtape, one category per concern under `coder-relay`. Records carry structured
+ * properties; nothing at INFO may hold an email, a token or a passcode, so helpers here mask them.
+ *
+ * @module
+ */
+import {
+  configure,
+  getConsoleSink,
+  getJsonLinesFormatter,
+  getLogger,
+  getTextFormatter,
+  type Logger,
+} from "@logtape/logtape";
+import type { Config } from "./config.ts";
+
+/** The relay's logger for one concern, e.g. `logger("delivery")`. */
+export function logger(...category: string[]): Logger {
+  return getLogger(["coder-relay", ...category]);
+}
+
+/** Sets up the console sink once, at the configured level and format. */
+export async function setupLogging(config: Pick<Config, "logLevel" | "logFormat">): Promise<void> {
+  await configure({
+    reset: true,
+    sinks: {
+      console: getConsoleSink({
+        formatter: config.logFormat === "json" ? getJsonLinesFormatter() : getTextFormatter({
+          timestamp: "date-time-timezone",
+          value: (v) => typeof v === "string" ? v : Deno.inspect(v, { compact: true, depth: 4 }),
+        }),
+      }),
+    },
+    loggers: [
+      { category: ["coder-relay"], lowestLevel: config.logLevel, sinks: ["console"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
+    ],
+  });
+}
+
+/** `bobby@coder.com` → `b***@coder.com`: enough to tell two people apart in a DEBUG session. */
+export function maskEmail(email: string | undefined): string | undefined {
+  if (!email) return email;
+  const at = email.indexOf("@");
+  return at <= 0 ? "***" : `${email[0]}***${email.slice(at)}`;
+}

@@ -1,0 +1,74 @@
+/**
+ * What a destination type implements. A sink turns one stored Coder message into one request and
+ * says, without throwing, how it went; the worker owns retries, backoff, pauses and bookkeeping.
+ *
+ * @module
+ */
+import type { Envelope } from "../coder.ts";
+
+/** Everything a sink may use to send one message. */
+export interface SendContext {
+  readonly msgId: string;
+  readonly envelope: Envelope;
+  /** First receipt, ms since epoch: the event time. */
+  readonly receivedAt: number;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+}
+
+/**
+ * The outcome of one attempt. `temporary_failure` is retried (after `retryAfterMs` when the
+ * destination said so, which also pauses the whole destination); `unknown` means the request may
+ * have arrived and must not be repeated blindly.
+ */
+export type SendResult =
+  | { readonly state: "sent"; readonly status?: number; readonly detail?: string }
+  | {
+    readonly state: "temporary_failure";
+    readonly reason: string;
+    readonly status?: number;
+    readonly retryAfterMs?: number;
+  }
+  | {
+    readonly state: "permanent_failure";
+    readonly reason: string;
+    readonly status?: number;
+    /**
+     * The destination itself is gone (a webhook answering 410): the worker stops delivering to it
+     * until the relay restarts, instead of failing every message one by one.
+     */
+    readonly disable?: boolean;
+  }
+  | { readonly state: "unknown"; readonly reason: string; readonly status?: number };
+
+/** What a destination would receive, worked out without any network call (`main.ts transform`). */
+export interface Preview {
+  /** The request body it would get; absent when the message would fail or be skipped. */
+  readonly body?: unknown;
+  /** Why there is no body, or what is decided only at delivery time. */
+  readonly note?: string;
+}
+
+/** Whether a destination's credentials work (`check-config --online`). */
+export interface ProbeResult {
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+/** A destination type's sender. */
+export interface Sink {
+  /**
+   * Whether the destination tolerates the same message twice (it dedupes by id). When false, an
+   * attempt whose answer was lost is recorded as `unknown` instead of being repeated.
+   */
+  readonly idempotent: boolean;
+  /** Whether fan-out copies of one event (one per recipient) collapse into one delivery. */
+  readonly dedupeFanout: boolean;
+  /** Whether it may carry secrets (one-time passcodes): only a DM to the recipient may. */
+  readonly allowsSecrets: boolean;
+  send(ctx: SendContext): Promise<SendResult>;
+  /** The transform alone, offline. Optional: the CLI says so for sinks without it. */
+  preview?(ctx: SendContext): Preview;
+  /** Checks the credentials without delivering anything. Optional, like `preview`. */
+  probe?(): Promise<ProbeResult>;
+}

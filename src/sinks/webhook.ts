@@ -1,0 +1,121 @@
+/**
+ * A generic HTTP webhook, signed per the Standard Webhooks spec (`webhook-id`, `webhook-timestamp`,
+ * `webhook-signature`), so receivers verify it with any of the spec's libraries and dedupe on
+ * `webhook-id` (the Coder `msg_id`). That makes it idempotent: lost answers are simply retried.
+ *
+ * @module
+ */
+import type { Envelope } from "../coder.ts";
+import { standardWebhookSignature } from "../signing.ts";
+import { failureResult, type Fetch, postJson, statusResult } from "./http.ts";
+import type { SendContext, SendResult, Sink } from "./sink.ts";
+
+/** What the receiver gets: Coder's envelope as received, or the normalized event. */
+export type WebhookFormat = "coder" | "event";
+
+/** Options for {@linkcode createWebhookSink}. */
+export interface WebhookOptions {
+  readonly url: string;
+  /** `whsec_…`; absent: unsigned (the receiver must trust the network). */
+  readonly secret?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly format: WebhookFormat;
+  /** Collapse one event's per-recipient copies into one request; default off. */
+  readonly dedupeFanout?: boolean;
+  readonly fetch: Fetch;
+  readonly timeoutMs: number;
+  readonly now: () => number;
+}
+
+/**
+ * The envelope without build parameters: `data.parameters` may hold the user's secrets and is never
+ * forwarded (DESIGN.md §1).
+ */
+function withoutParameters(envelope: Envelope): Envelope {
+  const data = envelope.payload.data;
+  if (!data || !("parameters" in data)) return envelope;
+  const { parameters: _, ...rest } = data;
+  return { ...envelope, payload: { ...envelope.payload, data: rest } };
+}
+
+/**
+ * The normalized event (`format: "event"`), in the Standard Webhooks payload shape
+ * `{ type, timestamp, data }`: `type` is `coder.` + the snake-cased notification name, `timestamp`
+ * the first receipt.
+ */
+function toWebhookEvent(envelope: Envelope, receivedAt: number) {
+  const { payload } = envelope;
+  return {
+    type: `coder.${
+      payload.notification_name.trim().toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(
+        /^_|_$/g,
+        "",
+      )
+    }`,
+    timestamp: new Date(receivedAt).toISOString(),
+    data: {
+      msg_id: envelope.msg_id,
+      notification_name: payload.notification_name,
+      notification_template_id: payload.notification_template_id,
+      title: envelope.title,
+      body: envelope.body,
+      body_markdown: envelope.body_markdown,
+      actions: payload.actions ?? [],
+      labels: payload.labels ?? {},
+      recipient: {
+        id: payload.user_id,
+        email: payload.user_email,
+        name: payload.user_name,
+        username: payload.user_username,
+      },
+      data: payload.data ?? null,
+    },
+  };
+}
+
+/** The webhook sink: 2xx sent; 410 disables the destination; anything else is retried. */
+export function createWebhookSink(opts: WebhookOptions): Sink {
+  return {
+    idempotent: true,
+    dedupeFanout: opts.dedupeFanout ?? false,
+    allowsSecrets: false,
+    async send(ctx: SendContext): Promise<SendResult> {
+      const envelope = withoutParameters(ctx.envelope);
+      const body = JSON.stringify(
+        opts.format === "event" ? toWebhookEvent(envelope, ctx.receivedAt) : envelope,
+      );
+      const timestamp = Math.floor(opts.now() / 1000);
+      const headers: Record<string, string> = {
+        ...opts.headers,
+        "webhook-id": ctx.msgId,
+        "webhook-timestamp": String(timestamp),
+      };
+      if (opts.secret) {
+        headers["webhook-signature"] = await standardWebhookSignature(
+          opts.secret,
+          ctx.msgId,
+          timestamp,
+          body,
+        );
+      }
+      const answer = await postJson(opts.fetch, opts.url, body, {
+        headers,
+        timeoutMs: opts.timeoutMs,
+      });
+      if (answer.kind !== "response") return failureResult(answer, true);
+      const result = statusResult(answer, opts.now(), "webhook");
+      if (answer.status === 410) {
+        return {
+          state: "permanent_failure",
+          reason: "webhook answered HTTP 410 Gone: destination disabled until restart",
+          status: 410,
+          disable: true,
+        };
+      }
+      if (result.state === "permanent_failure") {
+        return { state: "temporary_failure", reason: result.reason, status: result.status };
+      }
+      return result;
+    },
+  };
+}

@@ -1,0 +1,212 @@
+import assert from "node:assert/strict";
+import { openKvStore } from "../src/store/kv.ts";
+import { ADMIN_TOKEN } from "./helpers/admin.ts";
+import { runMain } from "./helpers/cli.ts";
+import {
+  golden,
+  GOLDEN_DIR,
+  startRelay,
+  startStub,
+  testConfig,
+  waitForDelivery,
+  workspaceData,
+} from "./helpers/stubs.ts";
+
+async function withTempDir(fn: (dir: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("cli: help, usage errors (64), configuration errors (78), check-config", async () => {
+  await withTempDir(async (dir) => {
+    const store = `${dir}/relay.kv`;
+    const [help, unknown, badFlag, badConfig, shortToken, check] = await Promise.all([
+      runMain(["--help"], {}, dir),
+      runMain(["frobnicate"], {}, dir),
+      runMain(["messages", "list", "--colour"], { RELAY_STORE: store }, dir),
+      runMain(["check-config"], { RELAY_MAX_ATTEMPTS: "zero" }, dir),
+      runMain(["check-config"], { RELAY_ADMIN_TOKEN: "hunter2-short" }, dir),
+      runMain(["check-config", "--json"], {
+        RELAY_STORE: store,
+        RELAY_ADMIN_TOKEN: ADMIN_TOKEN,
+        GETDX_API_KEY: "dx-secret-key-123",
+      }, dir),
+    ]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /messages retry <msg_id>/);
+    assert.equal(unknown.code, 64);
+    assert.match(unknown.stderr, /unknown command "frobnicate"/);
+    assert.equal(badFlag.code, 64);
+    assert.match(badFlag.stderr, /colour/);
+    assert.equal(badConfig.code, 78);
+    assert.match(badConfig.stderr, /RELAY_MAX_ATTEMPTS: expected a whole number/);
+    assert.equal(shortToken.code, 78);
+    assert.match(shortToken.stderr, /RELAY_ADMIN_TOKEN: must be at least 16 characters/);
+    assert.ok(!shortToken.stderr.includes("hunter2-short"), "a token is never echoed");
+    assert.equal(check.code, 0, check.stderr);
+    const report = JSON.parse(check.stdout);
+    assert.equal(report.ok, true);
+    assert.equal(report.admin_api, true);
+    assert.equal(report.destinations[0].id, "platformx");
+    assert.ok(!check.stdout.includes(ADMIN_TOKEN) && !check.stderr.includes(ADMIN_TOKEN));
+    assert.ok(!check.stdout.includes("dx-secret-key-123"));
+    await assert.rejects(Deno.stat(store), "check-config does not create a store");
+  });
+});
+
+Deno.test("cli: check-config --online tests the PlatformX key without recording an event", async () => {
+  await using px = startStub(() => new Response("unauthorized", { status: 401 }));
+  await withTempDir(async (dir) => {
+    const env = { GETDX_API_KEY: "dx-secret-key-123", GETDX_API_URL: px.url };
+    const bad = await runMain(["check-config", "--online"], env, dir);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /online: FAILED: PlatformX rejected the API key \(HTTP 401\)/);
+    px.handler = () => Response.json({ ok: false, error: "name is required" }, { status: 422 });
+    const good = await runMain(["check-config", "--online", "--json"], env, dir);
+    assert.equal(good.code, 0, good.stdout);
+    assert.equal(JSON.parse(good.stdout).destinations[0].online.ok, true);
+    assert.equal(px.seen.length, 2);
+    assert.deepEqual(JSON.parse(px.seen[1].body), {}, "the probe carries no event");
+    assert.equal(px.seen[1].headers.get("authorization"), "Bearer dx-secret-key-123");
+  });
+});
+
+Deno.test("cli: transform prints what each destination would receive, without network", async () => {
+  await using px = startStub();
+  await withTempDir(async (dir) => {
+    const env = { GETDX_API_KEY: "k", GETDX_API_URL: px.url, RELAY_STORE: `${dir}/relay.kv` };
+    const file = `${dir}/created.json`;
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify(await golden("TemplateWorkspaceCreated.json", { data: workspaceData() })),
+    );
+    const json = await runMain(["transform", file, "--json"], env, dir);
+    assert.equal(json.code, 0, json.stderr);
+    const [d] = JSON.parse(json.stdout).destinations;
+    assert.equal(d.destination, "platformx");
+    assert.equal(d.routed, true);
+    assert.equal(d.body.name, "Workspace Created");
+    assert.equal(d.body.email, "owner@example.com");
+    assert.ok(!json.stdout.includes("hunter2"), "build parameters are not forwarded");
+
+    const [human, untracked, invalid, noFile] = await Promise.all([
+      runMain(["transform", file], env, dir),
+      runMain(["transform", `${GOLDEN_DIR}/TemplateTestNotification.json`], env, dir),
+      runMain(["transform", `${GOLDEN_DIR}/INDEX.tsv`], env, dir),
+      runMain(["transform"], env, dir),
+    ]);
+    assert.equal(human.code, 0);
+    assert.match(human.stdout, /== platformx \(platformx\)\n\{\n {2}"name": "Workspace Created"/);
+    assert.equal(untracked.code, 0);
+    assert.match(untracked.stdout, /platformx \(platformx\): not routed here/);
+    assert.equal(invalid.code, 1);
+    assert.match(invalid.stderr, /not valid JSON/);
+    assert.equal(noFile.code, 64);
+    assert.equal(px.seen.length, 0, "transform never calls the destination");
+  });
+});
+
+Deno.test("cli: messages list, show and retry against a store file", async () => {
+  await using px = startStub(() =>
+    Response.json({ ok: false, error: "unknown user" }, { status: 422 })
+  );
+  await withTempDir(async (dir) => {
+    const env = { GETDX_API_KEY: "k", GETDX_API_URL: px.url, RELAY_STORE: `${dir}/relay.kv` };
+    const failed = await golden("TemplateWorkspaceCreated.json", { data: workspaceData() });
+    {
+      await using relay = await startRelay(testConfig(env));
+      await relay.post(failed);
+      await waitForDelivery(relay.app.store, failed.msg_id, "permanent_failure");
+    }
+    const [list, listFailed, listSent, show, showJson, missing, badState, memory, noStore] =
+      await Promise
+        .all([
+          runMain(["messages", "list"], env, dir),
+          runMain(["messages", "list", "--state", "permanent_failure", "--json"], env, dir),
+          runMain(["messages", "list", "--state", "sent", "--json"], env, dir),
+          runMain(["messages", "show", failed.msg_id], env, dir),
+          runMain(["messages", "show", failed.msg_id, "--json"], env, dir),
+          runMain(["messages", "show", "nope"], env, dir),
+          runMain(["messages", "list", "--state", "lost"], env, dir),
+          runMain(["messages", "list"], { ...env, RELAY_STORE: ":memory:" }, dir),
+          runMain(["messages", "list"], { ...env, RELAY_STORE: `${dir}/elsewhere.kv` }, dir),
+        ]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(
+      list.stdout,
+      new RegExp(`${failed.msg_id}  Workspace Created  platformx:permanent_failure`),
+    );
+    assert.deepEqual(
+      JSON.parse(listFailed.stdout).messages.map((m: { msg_id: string }) => m.msg_id),
+      [failed.msg_id],
+    );
+    assert.deepEqual(JSON.parse(listSent.stdout).messages, []);
+    assert.equal(show.code, 0);
+    assert.match(show.stdout, /platformx: permanent_failure after 1 attempt\(s\)/);
+    assert.match(show.stdout, /HTTP 422 \d+ ms PlatformX answered HTTP 422/);
+    assert.equal(JSON.parse(showJson.stdout).deliveries[0].history[0].status_code, 422);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no message "nope"/);
+    assert.equal(badState.code, 64);
+    assert.match(badState.stderr, /--state/);
+    assert.equal(memory.code, 78);
+    assert.equal(noStore.code, 78);
+    assert.match(noStore.stderr, /RELAY_STORE: no store at .*elsewhere\.kv/);
+    await assert.rejects(Deno.stat(`${dir}/elsewhere.kv`), "no empty store is created");
+
+    const retry = await runMain(["messages", "retry", failed.msg_id, "--json"], env, dir);
+    assert.equal(retry.code, 0, retry.stderr);
+    assert.deepEqual(JSON.parse(retry.stdout), {
+      msg_id: failed.msg_id,
+      requeued: ["platformx"],
+    });
+    const again = await runMain(["messages", "retry", failed.msg_id], env, dir);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /nothing to retry/);
+    const store = await openKvStore(env.RELAY_STORE);
+    try {
+      const m = await store.getMessage(failed.msg_id);
+      assert.equal(m?.deliveries[0].state, "pending");
+    } finally {
+      await store.close();
+    }
+
+    // Let it fail again, then re-queue every failed delivery of the destination.
+    {
+      await using relay = await startRelay(testConfig(env));
+      await waitForDelivery(relay.app.store, failed.msg_id, "permanent_failure");
+    }
+    const all = await runMain(
+      ["messages", "retry", "--failed", "--destination", "platformx"],
+      env,
+      dir,
+    );
+    assert.equal(all.code, 0, all.stderr);
+    assert.match(all.stdout, /re-queued 1 failed deliveries to platformx/);
+    const usage = await runMain(["messages", "retry", "--failed"], env, dir);
+    assert.equal(usage.code, 64);
+  });
+});
+
+Deno.test("cli: send-test reports the outcome and exits 1 when it fails", async () => {
+  await using px = startStub();
+  await withTempDir(async (dir) => {
+    const env = { GETDX_API_KEY: "k", GETDX_API_URL: px.url, RELAY_STORE: `${dir}/relay.kv` };
+    const ok = await runMain(["send-test", "platformx", "--email", "ops@example.com"], env, dir);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^platformx: sent \(HTTP 200\) in \d+ ms/);
+    assert.equal(JSON.parse(px.seen[0].body).name, "Test Notification");
+    assert.equal(JSON.parse(px.seen[0].body).email, "ops@example.com");
+    px.handler = () => new Response("no", { status: 403 });
+    const bad = await runMain(["send-test", "platformx", "--json"], env, dir);
+    assert.equal(bad.code, 1);
+    assert.equal(JSON.parse(bad.stdout).state, "permanent_failure");
+    const unknown = await runMain(["send-test", "slack"], env, dir);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no destination "slack" \(known: platformx\)/);
+  });
+});

@@ -1,0 +1,206 @@
+/**
+ * The contract of the operator-facing `Store` methods (listMessages, retry, retryFailed,
+ * queueStats, pause, subscriptions), for every backend: call {@linkcode storeAdminContract} from a
+ * backend's test file with a function that opens an empty store.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import {
+  NOT_PAUSED,
+  type Outcome,
+  type Store,
+  type SubscriptionRecord,
+} from "../src/store/store.ts";
+
+/** Stores a message for `destinations`, received at `at`. */
+async function put(store: Store, msgId: string, at: number, destinations: string[], name = "Ev") {
+  const res = await store.accept({
+    msgId,
+    receivedAt: at,
+    name,
+    body: new TextEncoder().encode(JSON.stringify({ msg_id: msgId })),
+    destinations: destinations.map((id) => ({ id })),
+    dedupeWindowMs: 0,
+  });
+  assert.equal(res.status, "created");
+}
+
+/** Leases the next due delivery to `destination`, which must be `msgId`'s, and records `state`. */
+async function settle(
+  store: Store,
+  destination: string,
+  msgId: string,
+  now: number,
+  state: Outcome["state"],
+) {
+  const [l] = await store.lease(destination, now, 1, 60_000);
+  assert.equal(l?.delivery.msgId, msgId, `${msgId} → ${destination} is due next`);
+  assert.ok(
+    await store.complete(l, {
+      state,
+      at: now,
+      latencyMs: 5,
+      status: state === "sent" ? 200 : 500,
+      reason: state,
+      nextAttemptAt: now + 1000,
+    }),
+  );
+}
+
+/** Registers the contract's tests under `name`. */
+export function storeAdminContract(name: string, open: () => Promise<Store>) {
+  const test = (title: string, fn: (store: Store) => Promise<void>) =>
+    Deno.test(`${name}: ${title}`, async () => {
+      const store = await open();
+      try {
+        await fn(store);
+      } finally {
+        await store.close();
+      }
+    });
+
+  test("retry re-queues failed deliveries only, attempts reset, history kept", async (store) => {
+    await put(store, "m1", 1000, ["a", "b", "c"]);
+    await settle(store, "a", "m1", 1100, "permanent_failure");
+    await settle(store, "b", "m1", 1100, "sent");
+    await store.lease("c", 1100, 10, 60_000); // c stays leased: in flight
+    const requeued = await store.retry("m1", undefined, 2000);
+    assert.deepEqual(requeued.map((d) => d.destination), ["a"]);
+    assert.equal(requeued[0].state, "pending");
+    assert.equal(requeued[0].attempts, 0);
+    assert.equal(requeued[0].history.length, 1);
+    assert.match(requeued[0].statusReason ?? "", /retry requested.*permanent_failure/);
+    assert.deepEqual(await store.retry("m1", undefined, 2001), [], "nothing left to retry");
+    assert.deepEqual((await store.lease("a", 1999, 10, 60_000)).length, 0, "due at retry time");
+    const [l] = await store.lease("a", 2000, 10, 60_000);
+    assert.equal(l.delivery.msgId, "m1");
+    assert.equal(l.expired, false);
+    const states = (await store.getMessage("m1"))!.deliveries.map((d) => [d.destination, d.state]);
+    assert.deepEqual(states, [["a", "leased"], ["b", "sent"], ["c", "leased"]]);
+  });
+
+  test("retry targets one destination; temporary failures are brought forward", async (store) => {
+    await put(store, "m2", 1000, ["a", "b"]);
+    await settle(store, "a", "m2", 1100, "temporary_failure");
+    await settle(store, "b", "m2", 1100, "unknown");
+    const onlyB = await store.retry("m2", "b", 1200);
+    assert.deepEqual(onlyB.map((d) => d.destination), ["b"]);
+    const a = await store.retry("m2", "a", 1200);
+    assert.equal(a[0].nextAttemptAt, 1200);
+    assert.equal((await store.lease("a", 1200, 10, 60_000)).length, 1);
+    assert.equal((await store.lease("a", 5000, 10, 60_000)).length, 0, "no stale queue entry");
+  });
+
+  test("retryFailed re-queues every given-up delivery of a destination once", async (store) => {
+    await put(store, "x1", 1000, ["a", "b"]);
+    await put(store, "x2", 1001, ["a"]);
+    await put(store, "x3", 1002, ["a"]);
+    await settle(store, "a", "x1", 1100, "permanent_failure");
+    await settle(store, "b", "x1", 1100, "permanent_failure");
+    await settle(store, "a", "x2", 1100, "unknown");
+    await settle(store, "a", "x3", 1100, "sent");
+    assert.equal(await store.retryFailed("a", 2000), 2);
+    assert.equal(await store.retryFailed("a", 2001), 0);
+    assert.equal(await store.retryFailed("b", 2001), 1);
+    await settle(store, "a", "x1", 2100, "permanent_failure");
+    assert.equal(await store.purge(5000), 3);
+    assert.equal(await store.retryFailed("a", 6000), 0, "purge clears the failed index");
+  });
+
+  test("queueStats counts deliveries not yet final and the oldest receipt", async (store) => {
+    assert.equal((await store.queueStats()).size, 0);
+    await put(store, "q1", 1000, ["a"]);
+    await put(store, "q2", 2000, ["a", "b"]);
+    await settle(store, "b", "q2", 2100, "temporary_failure");
+    let stats = await store.queueStats();
+    assert.deepEqual(stats.get("a"), { depth: 2, oldestReceivedAt: 1000 });
+    assert.deepEqual(stats.get("b"), { depth: 1, oldestReceivedAt: 2000 });
+    await settle(store, "a", "q1", 2200, "sent");
+    await store.lease("a", 2200, 10, 60_000); // leased still counts
+    stats = await store.queueStats();
+    assert.deepEqual(stats.get("a"), { depth: 1, oldestReceivedAt: 2000 });
+    await settle(store, "b", "q2", 9000, "permanent_failure");
+    assert.equal((await store.queueStats()).get("b"), undefined);
+  });
+
+  test("listMessages: newest first, filters, stable cursor pages", async (store) => {
+    for (let i = 0; i < 7; i++) {
+      await put(store, `l${i}`, 1000 + i * 10, i % 2 ? ["a"] : ["a", "b"], i < 3 ? "Old" : "New");
+    }
+    await settle(store, "b", "l0", 2000, "sent");
+    await settle(store, "b", "l2", 2000, "permanent_failure");
+    const all = await store.listMessages({}, { limit: 100 });
+    assert.deepEqual(all.items.map((m) => m.message.msgId), [
+      "l6",
+      "l5",
+      "l4",
+      "l3",
+      "l2",
+      "l1",
+      "l0",
+    ]);
+    assert.equal(all.cursor, undefined);
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.listMessages({ destination: "b" }, { cursor, limit: 2 });
+      pages.push(page.items.map((m) => m.message.msgId));
+      cursor = page.cursor;
+    } while (cursor);
+    assert.deepEqual(pages.flat(), ["l6", "l4", "l2", "l0"]);
+    const failed = await store.listMessages({ state: "permanent_failure" }, { limit: 10 });
+    assert.deepEqual(failed.items.map((m) => m.message.msgId), ["l2"]);
+    const failedOnA = await store.listMessages(
+      { state: "permanent_failure", destination: "a" },
+      { limit: 10 },
+    );
+    assert.deepEqual(failedOnA.items, []);
+    const old = await store.listMessages({ name: " old " }, { limit: 10 });
+    assert.deepEqual(old.items.map((m) => m.message.msgId), ["l2", "l1", "l0"]);
+    const window = await store.listMessages({ since: 1010, until: 1040 }, { limit: 10 });
+    assert.deepEqual(window.items.map((m) => m.message.msgId), ["l3", "l2", "l1"]);
+    const page1 = await store.listMessages({ until: 1050 }, { limit: 2 });
+    const page2 = await store.listMessages({ until: 1050 }, { limit: 2, cursor: page1.cursor });
+    assert.deepEqual(page2.items.map((m) => m.message.msgId), ["l2", "l1"]);
+  });
+
+  test("pause switches: default off, global and per destination, no lost update", async (store) => {
+    assert.deepEqual(await store.getPause(), NOT_PAUSED);
+    await Promise.all([
+      store.setPause("a", true, 10),
+      store.setPause("b", true, 11),
+      store.setPause(undefined, true, 12),
+    ]);
+    const p = await store.getPause();
+    assert.equal(p.all, true);
+    assert.deepEqual([...p.destinations].sort(), ["a", "b"]);
+    const q = await store.setPause("a", false, 20);
+    assert.deepEqual(q.destinations, ["b"]);
+    assert.equal((await store.setPause(undefined, false, 21)).all, false);
+    assert.deepEqual((await store.setPause("b", true, 22)).destinations, ["b"], "idempotent");
+  });
+
+  test("subscriptions: put, get, list in creation order, delete", async (store) => {
+    const sub = (id: string, createdAt: number): SubscriptionRecord => ({
+      id,
+      name: `sub ${id}`,
+      type: "platformx",
+      eventTypes: ["*"],
+      configuration: { api_key: `key-${id}` },
+      enabled: true,
+      createdAt,
+      updatedAt: createdAt,
+    });
+    assert.deepEqual(await store.listSubscriptions(), []);
+    await store.putSubscription(sub("z", 1));
+    await store.putSubscription(sub("a", 2));
+    await store.putSubscription({ ...sub("z", 1), name: "renamed", updatedAt: 3 });
+    assert.deepEqual((await store.listSubscriptions()).map((s) => s.id), ["z", "a"]);
+    assert.equal((await store.getSubscription("z"))?.name, "renamed");
+    assert.deepEqual((await store.getSubscription("a"))?.configuration, { api_key: "key-a" });
+    assert.equal(await store.deleteSubscription("z"), true);
+    assert.equal(await store.deleteSubscription("z"), false);
+    assert.equal(await store.getSubscription("z"), null);
+  });
+}
