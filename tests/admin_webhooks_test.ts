@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import {
+  createDestinationSet,
   parseSubscription,
   patchSubscription,
   subscriptionJson,
 } from "../src/admin/subscriptions.ts";
+import { openKvStore } from "../src/store/kv.ts";
 import type { SubscriptionRecord } from "../src/store/store.ts";
 import { ADMIN_TOKEN, adminCall, adminConfig } from "./helpers/admin.ts";
 import {
@@ -312,4 +314,58 @@ Deno.test("env and API PlatformX destinations share one Coder user lookup", asyn
   assert.equal(JSON.parse(envPx.seen[0].body).email, "bobby@users.example");
   assert.equal(JSON.parse(subPx.seen[0].body).email, "bobby@users.example");
   assert.equal(coder.seen.length, 1, "one lookup serves both destinations");
+});
+
+Deno.test("reload after a change is not served by a read that began before it", async () => {
+  const store = await openKvStore(":memory:");
+  const reads: PromiseWithResolvers<void>[] = [];
+  const gated = {
+    ...store,
+    async listSubscriptions() {
+      const seen = await store.listSubscriptions();
+      const gate = Promise.withResolvers<void>();
+      reads.push(gate);
+      await gate.promise;
+      return seen;
+    },
+  };
+  const set = createDestinationSet({
+    configured: [],
+    store: gated,
+    build: () => ({
+      idempotent: true,
+      dedupeFanout: false,
+      allowsSecrets: false,
+      send: () => Promise.reject(new Error("not sent in this test")),
+    }),
+    now: Date.now,
+  });
+  try {
+    // The worker's periodic read starts, then the admin API stores a subscription and reloads.
+    const stale = set.list();
+    await waitFor(() => reads.length === 1 || undefined, 1000, "the first read");
+    await store.putSubscription({
+      id: "sub-1",
+      name: "Analytics",
+      type: "webhook",
+      eventTypes: ["*"],
+      configuration: {},
+      enabled: true,
+      createdAt: 1,
+      updatedAt: 1,
+    });
+    const fresh = set.reload();
+    const alsoFresh = set.reload();
+    assert.equal(reads.length, 1, "the second read waits for the first to finish");
+    reads[0].resolve();
+    assert.deepEqual(await stale, [], "the read that began first saw no subscription");
+    await waitFor(() => reads.length === 2 || undefined, 1000, "the queued read");
+    reads[1].resolve();
+    assert.deepEqual((await fresh).map((d) => d.id), ["sub-1"]);
+    assert.equal(await alsoFresh, await fresh, "callers meanwhile share the queued read");
+    assert.equal(reads.length, 2);
+    assert.deepEqual((set.list() as readonly { id: string }[]).map((d) => d.id), ["sub-1"]);
+  } finally {
+    await store.close();
+  }
 });

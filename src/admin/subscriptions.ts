@@ -191,7 +191,7 @@ export function configuredDestinationJson(d: Destination): Record<string, unknow
 export interface DestinationSet {
   /** Fresh enough: returned at once; stale (older than `refreshMs`): re-read from the store first. */
   list(): readonly Destination[] | Promise<readonly Destination[]>;
-  /** Re-reads subscriptions now (after an API change in this process). */
+  /** Reads subscriptions again, from a read that starts after this call (after an API change). */
   reload(): Promise<readonly Destination[]>;
   /** The environment's destinations. */
   readonly configured: readonly Destination[];
@@ -217,6 +217,7 @@ export function createDestinationSet(deps: DestinationSetDeps): DestinationSet {
   let current: readonly Destination[] | undefined;
   let loadedAt = 0;
   let loading: Promise<readonly Destination[]> | undefined;
+  let queued: Promise<readonly Destination[]> | undefined;
 
   function toDestination(sub: SubscriptionRecord): Destination | undefined {
     const cached = built.get(sub.id);
@@ -243,33 +244,48 @@ export function createDestinationSet(deps: DestinationSetDeps): DestinationSet {
     return destination;
   }
 
+  async function load(): Promise<readonly Destination[]> {
+    // A store that cannot be read cannot take the webhook either: 503, so that Coder retries.
+    const subs = await deps.store.listSubscriptions().catch((err) => {
+      if (err instanceof StoreUnavailableError) throw err;
+      throw new StoreUnavailableError(`cannot read webhook subscriptions: ${err.message}`, {
+        cause: err,
+      });
+    });
+    const ids = new Set(subs.map((s) => s.id));
+    for (const id of built.keys()) if (!ids.has(id)) built.delete(id);
+    const fromApi = subs.flatMap((s) => toDestination(s) ?? []);
+    current = [...deps.configured, ...fromApi];
+    loadedAt = deps.now();
+    return current;
+  }
+
+  function read(): Promise<readonly Destination[]> {
+    const started: Promise<readonly Destination[]> = load().finally(() => {
+      if (loading === started) loading = undefined;
+    });
+    loading = started;
+    return started;
+  }
+
+  /**
+   * A read already under way may have begun before the caller's change, so it is not joined: one
+   * more read is queued behind it, shared by every caller that arrives meanwhile.
+   */
   function reload(): Promise<readonly Destination[]> {
-    loading ??= (async () => {
-      try {
-        // A store that cannot be read cannot take the webhook either: 503, so that Coder retries.
-        const subs = await deps.store.listSubscriptions().catch((err) => {
-          if (err instanceof StoreUnavailableError) throw err;
-          throw new StoreUnavailableError(`cannot read webhook subscriptions: ${err.message}`, {
-            cause: err,
-          });
-        });
-        const ids = new Set(subs.map((s) => s.id));
-        for (const id of built.keys()) if (!ids.has(id)) built.delete(id);
-        const fromApi = subs.flatMap((s) => toDestination(s) ?? []);
-        current = [...deps.configured, ...fromApi];
-        loadedAt = deps.now();
-        return current;
-      } finally {
-        loading = undefined;
-      }
-    })();
-    return loading;
+    if (!loading) return read();
+    queued ??= loading.catch(() => {}).then(() => {
+      queued = undefined;
+      // Any read started since then began after every change this queue stands for.
+      return loading ?? read();
+    });
+    return queued;
   }
 
   return {
     configured: deps.configured,
     list() {
-      return current && deps.now() - loadedAt < refreshMs ? current : reload();
+      return current && deps.now() - loadedAt < refreshMs ? current : loading ?? read();
     },
     reload,
   };
