@@ -71,9 +71,8 @@ export function createApp(deps: AppDeps): App {
   });
   const routes = createRoutes({
     store,
-    // A destination a sink disabled (410) takes no new messages until restart.
-    destinations: async () =>
-      (await destinationSet.list()).filter((d) => !worker.disabled().has(d.id)),
+    // A destination a sink disabled (410) takes no new messages until it is edited or restarted.
+    destinations: async () => (await destinationSet.list()).filter((d) => !worker.isDisabled(d)),
     metrics,
     admin: {
       store,

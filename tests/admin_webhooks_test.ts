@@ -369,3 +369,33 @@ Deno.test("reload after a change is not served by a read that began before it", 
     await store.close();
   }
 });
+
+Deno.test("a subscription disabled by 410 Gone is enabled again by editing it", async () => {
+  await using old = startStub(() => new Response("gone", { status: 410 }));
+  await using moved = startStub();
+  await using relay = await startRelay(adminConfig({ GETDX_API_KEY: "" }));
+  const created = await adminCall(relay.url, "POST", "/api/v1/webhooks/", {
+    name: "Receiver",
+    event_types: ["*"],
+    type: "webhook",
+    configuration: { url: old.url, secret: WHSEC },
+  });
+  assert.equal(created.status, 201);
+  const id = created.json.id as string;
+  const first = await golden("TemplateWorkspaceDeleted.json");
+  assert.equal((await relay.post(first)).status, 202);
+  const gone = await waitForDelivery(relay.app.store, first.msg_id, "permanent_failure", id);
+  assert.match(gone.statusReason ?? "", /410 Gone: destination disabled until it is edited/);
+  const whileGone = await golden("TemplateWorkspaceDormant.json");
+  assert.equal((await relay.post(whileGone)).status, 200, "no destination takes it");
+
+  const edited = await adminCall(relay.url, "PATCH", `/api/v1/webhooks/${id}`, {
+    configuration: { url: moved.url },
+  });
+  assert.equal(edited.status, 200);
+  const next = await golden("TemplateWorkspaceAutoUpdated.json");
+  assert.equal((await relay.post(next)).status, 202);
+  await waitForDelivery(relay.app.store, next.msg_id, "sent", id);
+  assert.equal(moved.seen.length, 1);
+  assert.equal(old.seen.length, 1);
+});

@@ -184,7 +184,7 @@ Deno.test("channel mode: one post per event, with username and icon, no lookup",
   assert.equal(body.blocks[0].text.text, 'User account "bobby" created');
 });
 
-Deno.test("incoming webhook mode: blocks POSTed to the hook URL; 404 is permanent", async () => {
+Deno.test("incoming webhook mode: blocks POSTed; a bad payload fails alone, a removed hook disables", async () => {
   let answer = () => new Response("ok");
   await using hook = startStub(() => answer());
   await using relay = await startRelay(testConfig({
@@ -200,8 +200,22 @@ Deno.test("incoming webhook mode: blocks POSTed to the hook URL; 404 is permanen
   assert.equal(body.blocks[0].type, "header");
   assert.equal(body.channel, undefined);
 
+  const hookDestination = async () =>
+    (await relay.app.destinationSet.list()).find((d) => d.id === "slack-webhook")!;
+  answer = () => new Response("invalid_payload", { status: 400 });
+  const bad = await golden("TemplateWorkspaceDormant.json");
+  assert.equal((await relay.post(bad)).status, 202);
+  const failed = await waitForDelivery(
+    relay.app.store,
+    bad.msg_id,
+    "permanent_failure",
+    "slack-webhook",
+  );
+  assert.match(failed.statusReason ?? "", /HTTP 400: invalid_payload/);
+  assert.equal(relay.app.worker.isDisabled(await hookDestination()), false, "that message only");
+
   answer = () => new Response("no_service", { status: 404 });
-  const gone = await golden("TemplateWorkspaceDormant.json");
+  const gone = await golden("TemplateWorkspaceAutoUpdated.json");
   assert.equal((await relay.post(gone)).status, 202);
   const d = await waitForDelivery(
     relay.app.store,
@@ -209,7 +223,14 @@ Deno.test("incoming webhook mode: blocks POSTed to the hook URL; 404 is permanen
     "permanent_failure",
     "slack-webhook",
   );
-  assert.match(d.statusReason ?? "", /HTTP 404: no_service/);
+  assert.match(
+    d.statusReason ?? "",
+    /HTTP 404: no_service: destination disabled until it is edited/,
+  );
+  assert.equal(relay.app.worker.isDisabled(await hookDestination()), true);
+  const after = await relay.post(await golden("TemplateWorkspaceBuildsFailedReport.json"));
+  assert.equal(after.status, 200, "no destination takes it: nothing stored");
+  assert.equal(hook.seen.length, 3);
 });
 
 Deno.test("OTP: only ever a DM to its own recipient, never a channel, webhook or PlatformX", async () => {

@@ -101,7 +101,8 @@ Deno.test("webhook: 410 Gone disables the destination; new messages no longer go
   const d = await waitForDelivery(relay.app.store, env.msg_id, "permanent_failure", "webhook");
   assert.match(d.statusReason ?? "", /410/);
   assert.equal(d.attempts, 1);
-  assert.ok(relay.app.worker.disabled().has("webhook"));
+  const webhook = (await relay.app.destinationSet.list()).find((x) => x.id === "webhook")!;
+  assert.ok(relay.app.worker.isDisabled(webhook));
 
   const next = await golden("TemplateWorkspaceDormant.json");
   const res = await relay.post(next);

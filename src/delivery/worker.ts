@@ -12,7 +12,7 @@ import { type Envelope, EnvelopeSchema } from "../coder.ts";
 import type { DeliveryConfig } from "../config.ts";
 import type { Destination } from "../destinations.ts";
 import { logger } from "../log.ts";
-import type { SendResult } from "../sinks/sink.ts";
+import type { SendResult, Sink } from "../sinks/sink.ts";
 import type { RelayMetrics } from "../metrics.ts";
 import type { Lease, Outcome, PauseState, Store } from "../store/store.ts";
 import { backoffMs } from "./backoff.ts";
@@ -51,8 +51,11 @@ export interface Worker {
   stop(): Promise<void>;
   /** Destinations paused by a `Retry-After`, with the time they resume. */
   paused(): ReadonlyMap<string, number>;
-  /** Destinations a sink asked to disable (a webhook answering 410), until restart. */
-  disabled(): ReadonlySet<string>;
+  /**
+   * Whether a sink asked to stop delivering to this destination (a webhook answering 410). It
+   * holds for that sink: until restart, or until an edit of the subscription builds a new one.
+   */
+  isDisabled(destination: Destination): boolean;
   /** The operator's pause switches changed: re-read them now instead of at the next poll. */
   pauseChanged(): void;
 }
@@ -75,7 +78,9 @@ export function createWorker(deps: WorkerDeps): Worker {
   const inflight = new Map<string, number>();
   const sending = new Set<Promise<void>>();
   const pausedUntil = new Map<string, number>();
-  const disabled = new Set<string>();
+  /** Destination id → the sink that reported it gone. */
+  const disabled = new Map<string, Sink>();
+  const isDisabled = (dest: Destination) => disabled.get(dest.id) === dest.sink;
   const failuresInARow = new Map<string, number>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timerAt = Infinity;
@@ -136,7 +141,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     for (const dest of await deps.destinations()) {
       if (stopped) break;
       if (
-        (pausedUntil.get(dest.id) ?? 0) > now || disabled.has(dest.id) ||
+        (pausedUntil.get(dest.id) ?? 0) > now || isDisabled(dest) ||
         held.destinations.includes(dest.id)
       ) continue;
       const room = config.concurrency - (inflight.get(dest.id) ?? 0);
@@ -257,10 +262,11 @@ export function createWorker(deps: WorkerDeps): Worker {
         outcome = { ...result, at, latencyMs, nextAttemptAt: at + wait };
       }
     } else {
-      if (result.state === "permanent_failure" && result.disable && !disabled.has(dest.id)) {
-        disabled.add(dest.id);
+      if (result.state === "permanent_failure" && result.disable && !isDisabled(dest)) {
+        disabled.set(dest.id, dest.sink);
         log.error(
-          "{destination} is gone ({reason}): disabled until restart; its pending deliveries wait",
+          "{destination} is gone ({reason}): disabled until it is edited or the relay restarts; " +
+            "its pending deliveries wait",
           { destination: dest.id, reason: result.reason },
         );
       }
@@ -333,9 +339,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       const now = clock.now();
       return new Map([...pausedUntil].filter(([, until]) => until > now));
     },
-    disabled() {
-      return disabled;
-    },
+    isDisabled,
     pauseChanged() {
       pause = undefined;
       schedule(0);

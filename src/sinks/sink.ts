@@ -35,11 +35,24 @@ export type SendResult =
     readonly status?: number;
     /**
      * The destination itself is gone (a webhook answering 410): the worker stops delivering to it
-     * until the relay restarts, instead of failing every message one by one.
+     * until it is edited or the relay restarts, instead of failing every message one by one.
      */
     readonly disable?: boolean;
   }
   | { readonly state: "unknown"; readonly reason: string; readonly status?: number };
+
+/**
+ * The result for a destination that answered it no longer exists: one wording for every sink, so
+ * the `status_reason` tells the operator what the relay did about it.
+ */
+export function goneResult(reason: string, status: number): SendResult {
+  return {
+    state: "permanent_failure",
+    reason: `${reason}: destination disabled until it is edited or the relay restarts`,
+    status,
+    disable: true,
+  };
+}
 
 /** What a destination would receive, worked out without any network call (`main.ts transform`). */
 export interface Preview {

@@ -20,7 +20,7 @@ import {
   statusResult,
   summarize,
 } from "./http.ts";
-import type { SendContext, SendResult, Sink } from "./sink.ts";
+import { goneResult, type SendContext, type SendResult, type Sink } from "./sink.ts";
 import { renderSlackMessage } from "./slack_message.ts";
 
 /** Slack errors retrying cannot fix: a token, scope, channel or message problem. */
@@ -232,6 +232,22 @@ export interface SlackWebhookOptions extends SlackPostStyle {
   readonly now: () => number;
 }
 
+/**
+ * Incoming-webhook answers that mean the hook itself is gone (removed, its channel archived, its
+ * workspace or token revoked): every later message would fail the same way, so the destination is
+ * disabled rather than failing messages one by one. Message-level errors (`invalid_payload`…) are not
+ * here: they fail only that message.
+ */
+const GONE_HOOK_ERRORS = new Set([
+  "no_service",
+  "no_team",
+  "team_disabled",
+  "invalid_token",
+  "channel_not_found",
+  "channel_is_archived",
+  "action_prohibited",
+]);
+
 /** An incoming webhook: one channel chosen when the hook was made, real HTTP statuses. */
 export function createSlackWebhookSink(opts: SlackWebhookOptions): Sink {
   return {
@@ -242,7 +258,15 @@ export function createSlackWebhookSink(opts: SlackWebhookOptions): Sink {
       const body = { ...renderSlackMessage(ctx.envelope), ...styleFields(opts) };
       const answer = await postJson(opts.fetch, opts.url, body, { timeoutMs: opts.timeoutMs });
       if (answer.kind !== "response") return failureResult(answer, false);
-      return statusResult(answer, opts.now(), "Slack incoming webhook");
+      const result = statusResult(answer, opts.now(), "Slack incoming webhook");
+      if (result.state !== "permanent_failure") return result;
+      const error = answer.text.trim();
+      return answer.status === 410 || GONE_HOOK_ERRORS.has(error)
+        ? goneResult(
+          `Slack incoming webhook answered HTTP ${answer.status}: ${error}`,
+          answer.status,
+        )
+        : result;
     },
   };
 }

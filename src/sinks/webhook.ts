@@ -8,7 +8,7 @@
 import type { Envelope } from "../coder.ts";
 import { standardWebhookSignature } from "../signing.ts";
 import { failureResult, type Fetch, postJson, statusResult } from "./http.ts";
-import type { SendContext, SendResult, Sink } from "./sink.ts";
+import { goneResult, type SendContext, type SendResult, type Sink } from "./sink.ts";
 
 /** What the receiver gets: Coder's envelope as received, or the normalized event. */
 export type WebhookFormat = "coder" | "event";
@@ -105,12 +105,7 @@ export function createWebhookSink(opts: WebhookOptions): Sink {
       if (answer.kind !== "response") return failureResult(answer, true);
       const result = statusResult(answer, opts.now(), "webhook");
       if (answer.status === 410) {
-        return {
-          state: "permanent_failure",
-          reason: "webhook answered HTTP 410 Gone: destination disabled until restart",
-          status: 410,
-          disable: true,
-        };
+        return goneResult("webhook answered HTTP 410 Gone", 410);
       }
       if (result.state === "permanent_failure") {
         return { state: "temporary_failure", reason: result.reason, status: result.status };
