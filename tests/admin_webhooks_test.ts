@@ -316,6 +316,25 @@ Deno.test("env and API PlatformX destinations share one Coder user lookup", asyn
   assert.equal(coder.seen.length, 1, "one lookup serves both destinations");
 });
 
+/** A sink for destination-set tests, which route but never send. */
+const unusedSink = () => ({
+  idempotent: true,
+  dedupeFanout: false,
+  allowsSecrets: false,
+  send: () => Promise.reject(new Error("not sent in this test")),
+});
+
+const SUB_1: SubscriptionRecord = {
+  id: "sub-1",
+  name: "Analytics",
+  type: "webhook",
+  eventTypes: ["*"],
+  configuration: {},
+  enabled: true,
+  createdAt: 1,
+  updatedAt: 1,
+};
+
 Deno.test("reload after a change is not served by a read that began before it", async () => {
   const store = await openKvStore(":memory:");
   const reads: PromiseWithResolvers<void>[] = [];
@@ -332,28 +351,14 @@ Deno.test("reload after a change is not served by a read that began before it", 
   const set = createDestinationSet({
     configured: [],
     store: gated,
-    build: () => ({
-      idempotent: true,
-      dedupeFanout: false,
-      allowsSecrets: false,
-      send: () => Promise.reject(new Error("not sent in this test")),
-    }),
+    build: unusedSink,
     now: Date.now,
   });
   try {
     // The worker's periodic read starts, then the admin API stores a subscription and reloads.
     const stale = set.list();
     await waitFor(() => reads.length === 1 || undefined, 1000, "the first read");
-    await store.putSubscription({
-      id: "sub-1",
-      name: "Analytics",
-      type: "webhook",
-      eventTypes: ["*"],
-      configuration: {},
-      enabled: true,
-      createdAt: 1,
-      updatedAt: 1,
-    });
+    await store.putSubscription(SUB_1);
     const fresh = set.reload();
     const alsoFresh = set.reload();
     assert.equal(reads.length, 1, "the second read waits for the first to finish");
@@ -398,4 +403,58 @@ Deno.test("a subscription disabled by 410 Gone is enabled again by editing it", 
   await waitForDelivery(relay.app.store, next.msg_id, "sent", id);
   assert.equal(moved.seen.length, 1);
   assert.equal(old.seen.length, 1);
+});
+
+Deno.test("deleting a subscription closes its queued deliveries; replay skips them", async () => {
+  await using down = startStub(() => new Response("down", { status: 503 }));
+  await using relay = await startRelay(adminConfig({ GETDX_API_KEY: "" }));
+  const created = await adminCall(relay.url, "POST", "/api/v1/webhooks/", {
+    name: "Receiver",
+    event_types: ["*"],
+    type: "webhook",
+    configuration: { url: down.url, secret: WHSEC },
+  });
+  const id = created.json.id as string;
+  const env = await golden("TemplateWorkspaceDeleted.json");
+  assert.equal((await relay.post(env)).status, 202);
+  await waitForDelivery(relay.app.store, env.msg_id, "temporary_failure", id);
+  assert.equal((await relay.app.store.queueStats()).get(id)?.depth, 1);
+
+  assert.equal((await adminCall(relay.url, "DELETE", `/api/v1/webhooks/${id}`)).status, 204);
+  const shown = await adminCall(relay.url, "GET", `/api/v1/messages/${env.msg_id}`);
+  const delivery = shown.json.deliveries.find((d: { destination: string }) => d.destination === id);
+  assert.equal(delivery.state, "permanent_failure");
+  assert.match(delivery.status_reason, /destination deleted before this delivery was sent/);
+  assert.equal((await relay.app.store.queueStats()).has(id), false, "no queue left behind");
+  const replay = await adminCall(relay.url, "POST", `/api/v1/messages/${env.msg_id}/retry`, {});
+  assert.equal(replay.status, 409, "nothing would deliver it");
+});
+
+Deno.test("a subscription deleted by another replica: its queue closes at the next read", async () => {
+  const store = await openKvStore(":memory:");
+  try {
+    await store.putSubscription(SUB_1);
+    const set = createDestinationSet({
+      configured: [],
+      store,
+      build: unusedSink,
+      now: () => 50,
+    });
+    assert.deepEqual((await set.reload()).map((d) => d.id), ["sub-1"]);
+    await store.accept({
+      msgId: "m1",
+      receivedAt: 10,
+      name: "Workspace Deleted",
+      body: new TextEncoder().encode("{}"),
+      destinations: [{ id: "sub-1" }],
+      dedupeWindowMs: 0,
+    });
+    assert.equal(await store.deleteSubscription("sub-1"), true, "as another replica does");
+    assert.deepEqual(await set.reload(), []);
+    const [d] = (await store.getMessage("m1"))!.deliveries;
+    assert.equal(d.state, "permanent_failure");
+    assert.equal(d.updatedAt, 50);
+  } finally {
+    await store.close();
+  }
 });

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  DELETED_DESTINATION_REASON,
   NOT_PAUSED,
   type Outcome,
   type Store,
@@ -179,6 +180,41 @@ export function storeAdminContract(name: string, open: () => Promise<Store>) {
     assert.deepEqual(q.destinations, ["b"]);
     assert.equal((await store.setPause(undefined, false, 21)).all, false);
     assert.deepEqual((await store.setPause("b", true, 22)).destinations, ["b"], "idempotent");
+  });
+
+  test("closeDeliveries: a deleted destination's open deliveries close and stay closed", async (store) => {
+    for (const [i, id] of ["m1", "m2", "m3", "m4"].entries()) {
+      await put(store, id, i + 1, id === "m1" ? ["gone", "kept"] : ["gone"]);
+    }
+    await settle(store, "gone", "m1", 10, "sent");
+    await settle(store, "gone", "m2", 11, "temporary_failure");
+    const [inFlight] = await store.lease("gone", 12, 1, 60_000);
+    assert.equal(inFlight.delivery.msgId, "m3");
+
+    assert.equal(await store.closeDeliveries("gone", 20), 3, "retrying, leased and pending");
+    const state = async (msgId: string, destination = "gone") =>
+      (await store.getMessage(msgId))!.deliveries.find((d) => d.destination === destination)!;
+    assert.equal((await state("m1")).state, "sent", "finished deliveries stay as they were");
+    assert.equal((await state("m1", "kept")).state, "pending", "other destinations are untouched");
+    for (const msgId of ["m2", "m3", "m4"]) {
+      const d = await state(msgId);
+      assert.equal(d.state, "permanent_failure");
+      assert.equal(d.statusReason, DELETED_DESTINATION_REASON);
+      assert.equal(d.updatedAt, 20);
+    }
+    assert.deepEqual(await store.lease("gone", 1e12, 10, 60_000), []);
+    const stats = await store.queueStats();
+    assert.equal(stats.has("gone"), false);
+    assert.equal(stats.get("kept")?.depth, 1);
+    assert.equal(
+      await store.complete(inFlight, { state: "temporary_failure", at: 21, latencyMs: 1 }),
+      false,
+      "a send in flight at the deletion does not reopen its delivery",
+    );
+    assert.deepEqual(await store.retry("m2", undefined, 30), []);
+    assert.deepEqual(await store.retry("m3", "gone", 30), []);
+    assert.equal(await store.retryFailed("gone", 30), 0);
+    assert.equal(await store.closeDeliveries("gone", 40), 0);
   });
 
   test("subscriptions: put, get, list in creation order, delete", async (store) => {

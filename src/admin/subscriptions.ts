@@ -253,11 +253,29 @@ export function createDestinationSet(deps: DestinationSetDeps): DestinationSet {
       });
     });
     const ids = new Set(subs.map((s) => s.id));
-    for (const id of built.keys()) if (!ids.has(id)) built.delete(id);
+    const removed = [...built.keys()].filter((id) => !ids.has(id));
+    for (const id of removed) built.delete(id);
     const fromApi = subs.flatMap((s) => toDestination(s) ?? []);
     current = [...deps.configured, ...fromApi];
     loadedAt = deps.now();
+    // Deleted, here or on another replica: from now on this process queues nothing more for it,
+    // so what it still has queued can be closed instead of waiting for the retention purge.
+    for (const id of removed) await closeQueued(id);
     return current;
+  }
+
+  async function closeQueued(id: string) {
+    try {
+      const closed = await deps.store.closeDeliveries(id, deps.now());
+      if (closed > 0) {
+        log.info("closed {closed} open deliveries to deleted subscription {id}", { closed, id });
+      }
+    } catch (err) {
+      log.warn("could not close the open deliveries to deleted subscription {id}: {error}", {
+        id,
+        error: (err as Error).message,
+      });
+    }
   }
 
   function read(): Promise<readonly Destination[]> {

@@ -27,7 +27,9 @@ import {
   type AcceptInput,
   type AcceptResult,
   applyOutcome,
+  closedByDeletion,
   decodeCursor,
+  DELETED_DESTINATION_REASON,
   type DeliveryRecord,
   encodeCursor,
   FINAL_STATES,
@@ -449,7 +451,9 @@ export function createKvStore(kv: Deno.Kv): Store {
       for await (const e of kv.list<DeliveryRecord>({ prefix: ["d", msgId] })) {
         const d = e.value;
         if (destination !== undefined && d.destination !== destination) continue;
-        if (!RETRYABLE_STATES.has(d.state)) continue;
+        if (!RETRYABLE_STATES.has(d.state) || d.statusReason === DELETED_DESTINATION_REASON) {
+          continue;
+        }
         const next = requeued(d, now);
         op.check(e).set(e.key, next).delete(["f", d.destination, msgId])
           .delete(["q", d.destination, d.nextAttemptAt, msgId])
@@ -508,6 +512,24 @@ export function createKvStore(kv: Deno.Kv): Store {
     return out.sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
   }
 
+  async function closeDeliveries(destination: string, now: number): Promise<number> {
+    let closed = 0;
+    // The due queue holds every open delivery of the destination, leased ones included.
+    for await (const entry of kv.list<number | null>({ prefix: ["q", destination] })) {
+      const msgId = entry.key[3] as string;
+      const dKey = ["d", msgId, destination];
+      const d = await kv.get<DeliveryRecord>(dKey);
+      const op = kv.atomic().check(entry).delete(entry.key);
+      const open = d.value && !FINAL_STATES.has(d.value.state);
+      if (open) {
+        op.check(d).set(dKey, closedByDeletion(d.value!, now)).set(["f", destination, msgId], null);
+      }
+      // A conflict is a worker recording an outcome for the same delivery: that outcome stands.
+      if ((await op.commit()).ok && open) closed++;
+    }
+    return closed;
+  }
+
   return {
     accept,
     lease,
@@ -533,6 +555,7 @@ export function createKvStore(kv: Deno.Kv): Store {
       if (!current.value) return false;
       return (await kv.atomic().check(current).delete(["s", id]).commit()).ok;
     },
+    closeDeliveries,
     async ping() {
       await kv.get(["m", ""]);
     },

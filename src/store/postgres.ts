@@ -25,6 +25,7 @@ import {
   applyOutcome,
   type Attempt,
   decodeCursor,
+  DELETED_DESTINATION_REASON,
   type DeliveryRecord,
   type DeliveryState,
   encodeCursor,
@@ -299,6 +300,7 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
       const rows = await sql<DeliveryRow[]>`
         SELECT * FROM relay_deliveries
         WHERE msg_id = ${msgId} AND state = ANY(${[...RETRYABLE_STATES]}::text[])
+          AND status_reason IS DISTINCT FROM ${DELETED_DESTINATION_REASON}
           ${destination === undefined ? sql`` : sql`AND destination = ${destination}`}`;
       const done = await requeue(rows, now);
       out.push(...done);
@@ -315,6 +317,7 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
       const rows = await sql<DeliveryRow[]>`
         SELECT * FROM relay_deliveries
         WHERE state = ANY(${[...GIVEN_UP_STATES]}::text[]) AND destination = ${destination}
+          AND status_reason IS DISTINCT FROM ${DELETED_DESTINATION_REASON}
         LIMIT ${RETRY_BATCH}`;
       if (rows.length === 0) return count;
       count += (await requeue(rows, now)).length;
@@ -381,6 +384,17 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
     return (await sql`DELETE FROM relay_subscriptions WHERE id = ${id}`).count === 1;
   }
 
+  async function closeDeliveries(destination: string, now: number): Promise<number> {
+    const res = await sql`
+      UPDATE relay_deliveries
+      SET state = 'permanent_failure', next_attempt_at = ${now}, updated_at = ${now},
+          status_reason = ${DELETED_DESTINATION_REASON}, version = version + 1
+      WHERE destination = ${destination}
+        -- literally the predicate of the partial index relay_deliveries_due: open deliveries only
+        AND state IN ('pending', 'leased', 'temporary_failure')`;
+    return res.count;
+  }
+
   return {
     accept,
     lease,
@@ -398,6 +412,7 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
     getSubscription,
     putSubscription,
     deleteSubscription,
+    closeDeliveries,
     async ping() {
       await sql`SELECT 1`;
     },

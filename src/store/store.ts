@@ -225,10 +225,14 @@ export interface Store {
   /**
    * Re-queues the deliveries of one message in a {@link RETRYABLE_STATES} state (only the one to
    * `destination` when given) as `pending`, due `now`, attempts reset and history kept. Returns the
-   * re-queued records; empty when there was nothing to retry.
+   * re-queued records; empty when there was nothing to retry. Deliveries closed because their
+   * destination was deleted ({@link closedByDeletion}) stay closed: nothing would deliver them.
    */
   retry(msgId: string, destination: string | undefined, now: number): Promise<DeliveryRecord[]>;
-  /** Re-queues every `permanent_failure` / `unknown` delivery of a destination; returns how many. */
+  /**
+   * Re-queues every `permanent_failure` / `unknown` delivery of a destination (as `retry` does, so
+   * not those closed by its deletion); returns how many.
+   */
   retryFailed(destination: string, now: number): Promise<number>;
   /** Queue depth and oldest queued delivery per destination (only destinations with a queue). */
   queueStats(): Promise<Map<string, QueueStats>>;
@@ -242,8 +246,14 @@ export interface Store {
   getSubscription(id: string): Promise<SubscriptionRecord | null>;
   /** Creates or replaces by `id`. */
   putSubscription(sub: SubscriptionRecord): Promise<void>;
-  /** False when there was none. Its deliveries stay in the store until purged. */
+  /** False when there was none. See {@linkcode Store.closeDeliveries} for its deliveries. */
   deleteSubscription(id: string): Promise<boolean>;
+  /**
+   * Closes every open delivery (pending, leased, retrying) to a destination that was deleted, with
+   * {@link closedByDeletion}, so no queue waits for it; returns how many. Finished deliveries stay,
+   * like every message, until purged.
+   */
+  closeDeliveries(destination: string, now: number): Promise<number>;
   /** Resolves when the store answers; rejects otherwise. Backs `/readyz`. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -255,6 +265,20 @@ export interface Store {
  */
 export class StoreUnavailableError extends Error {
   override name = "StoreUnavailableError";
+}
+
+/** Why a delivery was closed unsent: its destination was deleted. Shared by both backends. */
+export const DELETED_DESTINATION_REASON = "destination deleted before this delivery was sent";
+
+/** An open delivery closed because its destination was deleted: given up, attempts kept. */
+export function closedByDeletion(d: DeliveryRecord, now: number): DeliveryRecord {
+  return {
+    ...d,
+    state: "permanent_failure",
+    nextAttemptAt: now,
+    updatedAt: now,
+    statusReason: DELETED_DESTINATION_REASON,
+  };
 }
 
 /** The delivery an operator retry makes of `d`: due now, attempts start over, history kept. */
