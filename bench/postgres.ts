@@ -20,6 +20,7 @@
  * @module
  */
 import postgres from "postgres";
+import { START_V8_FLAGS } from "./task_flags.ts";
 import { openPostgresStore } from "../src/store/postgres.ts";
 import type { Store } from "../src/store/store.ts";
 import { createTestSchema } from "../tests/helpers/postgres.ts";
@@ -230,6 +231,8 @@ async function runPhase(
         GETDX_API_URL: px.url,
         GETDX_API_KEY: "bench",
         LOG_LEVEL: "WARNING",
+        // The relay as `deno task start` runs it.
+        ...(START_V8_FLAGS ? { DENO_V8_FLAGS: START_V8_FLAGS } : {}),
       })),
   );
   try {

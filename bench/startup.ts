@@ -4,8 +4,8 @@
  * first 200 on `/readyz` (the same harness for both: `startRelayProcess`); memory is the resident
  * set (`VmRSS` in /proc/<pid>/status) after 10,000 accepted webhooks delivered to the PlatformX dry
  * run, on a real KV file. Targets: < 150 ms to ready, < 80 MB RSS. Measured twice: with the V8
- * flags of `deno task start` (`--optimize-for-size`, also compiled into the binaries) and with V8's
- * defaults, to show what the flag buys.
+ * flags of `deno task start` (a smaller young generation and slower heap growth, also compiled
+ * into the binaries) and with V8's defaults, to show what the flags buy.
  *
  * `deno task bench:startup [runs=5] [messages=10000]` (`--allow-all`: reading /proc needs it)
  *

@@ -33,7 +33,7 @@ Deno.test("compile --dry-run: one command per target, named with version and tar
       "deno",
       "compile",
       "--unstable-kv",
-      "--v8-flags=--optimize-for-size",
+      "--v8-flags=--max-semi-space-size=4,--heap-growing-percent=20",
       "--allow-net",
       "--allow-env",
       "--allow-read",
