@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { type EventFilter, parseEventFilter } from "./coder.ts";
 import { SINK_CONFIG_SCHEMAS, SINK_TYPES, type SinkType } from "./sink_config.ts";
+import { issueMessage } from "./issues.ts";
 
 const events = z.union([z.string(), z.array(z.string())], {
   error: 'expected a list of notification names, or "*"',
@@ -76,9 +77,7 @@ export function parseConfigFile(text: string, reserved: ReadonlySet<string>): De
   const parsed = FileSchema.safeParse(json);
   if (!parsed.success) {
     throw new Error(
-      parsed.error.issues.map((i) =>
-        `${pathOf(i.path)}: ${i.message.replace(/^Invalid input: /, "")}`
-      ).join("\n  "),
+      parsed.error.issues.map((i) => `${pathOf(i.path)}: ${issueMessage(i)}`).join("\n  "),
     );
   }
   const clash = parsed.data.destinations.findIndex((d) => reserved.has(d.id));

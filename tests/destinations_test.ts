@@ -155,7 +155,8 @@ Deno.test("RELAY_CONFIG errors name the path of the bad field", async () => {
     ],
     [
       { destinations: [{ id: "x", type: "slack", configuration: { channel: "#c" } }] },
-      /destinations\[0\]\.configuration\.token/,
+      // Worded as the admin API words the same problem.
+      /destinations\[0\]\.configuration\.token: is required/,
     ],
     [
       { destinations: [{ id: "platformx", type: "platformx", configuration: { api_key: "k" } }] },

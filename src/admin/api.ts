@@ -11,7 +11,8 @@ import { z } from "zod";
 import type { Destination } from "../destinations.ts";
 import { timingSafeEqual } from "../http/auth.ts";
 import { readBody } from "../http/body.ts";
-import { HttpError, invalidInput, issuesOf } from "../http/errors.ts";
+import { HttpError, invalidInput } from "../http/errors.ts";
+import { issuesOf } from "../issues.ts";
 import { logger } from "../log.ts";
 import type { Sink } from "../sinks/sink.ts";
 import type {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { z } from "zod";
+import { type Issue, summarizeIssues } from "../issues.ts";
 import { logger } from "../log.ts";
 import { BodyTooLargeForStoreError } from "../store/kv.ts";
 import { UnsupportedTypeError } from "../destinations.ts";
@@ -27,27 +27,6 @@ export class HttpError extends Error {
 }
 
 const log = logger("http");
-
-/** A field-level problem, as 400 answers list them (`details.issues`). */
-export interface Issue {
-  readonly path: string;
-  readonly message: string;
-}
-
-/** zod's issues with dotted field paths (`configuration.token`), `prefix` first. */
-export function issuesOf(error: z.ZodError, prefix: readonly string[] = []): Issue[] {
-  return error.issues.map((i) => ({
-    path: [...prefix, ...i.path.map(String)].join(".") || "(root)",
-    message: i.code === "invalid_type" && /received undefined/.test(i.message)
-      ? "is required"
-      : i.message.replace(/^Invalid input: /, ""),
-  }));
-}
-
-/** The first five issues on one line: `payload.title: is required; labels.a: expected string`. */
-export function summarizeIssues(issues: readonly Issue[]): string {
-  return issues.slice(0, 5).map((i) => `${i.path}: ${i.message}`).join("; ");
-}
 
 /** A 400 whose body lists every issue with its field path. */
 export function invalidInput(code: string, issues: readonly Issue[]): HttpError {

@@ -10,7 +10,8 @@ import { logger } from "../log.ts";
 import type { RelayMetrics } from "../metrics.ts";
 import type { Store } from "../store/store.ts";
 import { readBody } from "./body.ts";
-import { HttpError, issuesOf, summarizeIssues } from "./errors.ts";
+import { HttpError } from "./errors.ts";
+import { issuesOf, summarizeIssues } from "../issues.ts";
 
 /** What the receiver needs. */
 export interface ReceiverDeps {
