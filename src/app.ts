@@ -87,6 +87,7 @@ export function createApp(deps: AppDeps): App {
     maxBodyBytes: config.maxBodyBytes,
     dedupeWindowMs: config.delivery.dedupeWindowMs,
     authToken: config.authToken,
+    metricsToken: config.metricsToken,
     onAccepted: () => worker.poke(),
     onRequest: () => worker.nudge(),
     slackSigningSecret: config.slack.signingSecret,

@@ -224,6 +224,7 @@ async function checkConfig(args: string[]): Promise<number> {
     listen: `${config.host}:${config.port}`,
     inbound_auth: Boolean(config.authToken),
     admin_api: Boolean(config.adminToken),
+    metrics_auth: Boolean(config.metricsToken),
     coder_lookup: coder ?? Boolean(config.coder.url && config.coder.sessionToken),
     destinations: destinations.map((d, i) => ({
       id: d.id,
@@ -240,7 +241,7 @@ async function checkConfig(args: string[]): Promise<number> {
       `configuration ok (store ${report.store}, listening on ${report.listen})`,
       `inbound auth: ${report.inbound_auth ? "token" : "none"}; admin API: ${
         report.admin_api ? "enabled" : "disabled (RELAY_ADMIN_TOKEN unset)"
-      }`,
+      }; metrics: ${report.metrics_auth ? "token" : "open"}`,
       ...(coder ? [`coder lookup: ${coder.ok ? "ok" : "FAILED"}: ${coder.detail}`] : []),
       ...report.destinations.map((d) =>
         `destination ${d.id} (${d.type}, ${d.source}${d.enabled ? "" : ", disabled"}): ${

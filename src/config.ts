@@ -48,6 +48,8 @@ export interface Config {
   readonly authToken?: string;
   /** Bearer token of the admin API (`/api/v1/`); absent: the admin API is disabled. */
   readonly adminToken?: string;
+  /** Set: `GET /metrics` asks for it (Bearer, Basic password or `?token=`). */
+  readonly metricsToken?: string;
   readonly maxBodyBytes: number;
   readonly eventsTracked: EventFilter;
   readonly platformx: {
@@ -128,6 +130,7 @@ const EnvSchema = z.object({
   RELAY_ADMIN_TOKEN: optionalSecret.pipe(
     z.string().min(16, "must be at least 16 characters").optional(),
   ),
+  RELAY_METRICS_TOKEN: optionalSecret,
   RELAY_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   EVENTS_TRACKED: z.string().optional(),
   GETDX_API_KEY: optionalSecret,
@@ -223,6 +226,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     pgPool: e.RELAY_PG_POOL,
     authToken: e.RELAY_AUTH_TOKEN,
     adminToken: e.RELAY_ADMIN_TOKEN,
+    metricsToken: e.RELAY_METRICS_TOKEN,
     maxBodyBytes: e.RELAY_MAX_BODY_BYTES,
     eventsTracked: parseEventFilter(e.EVENTS_TRACKED ?? DEFAULT_EVENTS_TRACKED.join(",")),
     platformx: { apiKey: e.GETDX_API_KEY, apiUrl: e.GETDX_API_URL },

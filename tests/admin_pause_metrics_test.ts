@@ -6,6 +6,7 @@ import {
   sleep,
   startRelay,
   startStub,
+  testConfig,
   waitFor,
   waitForDelivery,
   workspaceData,
@@ -143,6 +144,27 @@ Deno.test("metrics: counters, queue gauges and histograms move as messages flow"
   await waitFor(async () =>
     sample(await scrape(locked.url), 'relay_messages_rejected_total{reason="unauthorized"}') === 1
   );
+});
+
+Deno.test("metrics behind RELAY_METRICS_TOKEN: 401 without it, 200 with it however it is sent", async () => {
+  const token = "metrics-scrape-token-7d2e";
+  await using relay = await startRelay(testConfig({ RELAY_METRICS_TOKEN: token }));
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    fetch(`${relay.url}${path}`, { headers }).then(async (r) => ({
+      status: r.status,
+      text: await r.text(),
+    }));
+  const none = await get("/metrics");
+  assert.equal(none.status, 401);
+  assert.equal(JSON.parse(none.text).error, "unauthorized");
+  assert.equal((await get("/metrics", { authorization: "Bearer wrong-token" })).status, 401);
+  const bearer = await get("/metrics", { authorization: `Bearer ${token}` });
+  assert.equal(bearer.status, 200);
+  assert.match(bearer.text, /^# HELP /m);
+  const basic = await get("/metrics", { authorization: `Basic ${btoa(`prometheus:${token}`)}` });
+  assert.equal(basic.status, 200);
+  assert.equal((await get(`/metrics?token=${token}`)).status, 200);
+  assert.equal((await get("/healthz")).status, 200, "only /metrics asks for it");
 });
 
 Deno.test("metrics registry: text format with escaped labels and cumulative buckets", async () => {

@@ -51,6 +51,7 @@ Deno.test("cli: help, usage errors (64), configuration errors (78), check-config
     const report = JSON.parse(check.stdout);
     assert.equal(report.ok, true);
     assert.equal(report.admin_api, true);
+    assert.equal(report.metrics_auth, false);
     assert.equal(report.destinations[0].id, "platformx");
     assert.ok(!check.stdout.includes(ADMIN_TOKEN) && !check.stderr.includes(ADMIN_TOKEN));
     assert.ok(!check.stdout.includes("dx-secret-key-123"));

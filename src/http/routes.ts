@@ -26,6 +26,8 @@ export interface RoutesDeps extends ReceiverDeps {
   readonly slackSigningSecret?: string;
   /** The admin API under `/api/v1/`. */
   readonly admin?: AdminDeps;
+  /** Set: `GET /metrics` asks for this token, as the receiver asks for `authToken`. */
+  readonly metricsToken?: string;
 }
 
 /** Builds the router. */
@@ -96,10 +98,13 @@ export function createRoutes(deps: RoutesDeps): Hono {
 
   const { metrics, admin } = deps;
   if (metrics) {
-    app.get("/metrics", async () =>
-      new Response(await metrics.registry.render(), {
+    const checkMetricsAuth = inboundAuth(deps.metricsToken);
+    app.get("/metrics", async (c) => {
+      checkMetricsAuth(c.req.raw, new URL(c.req.url));
+      return new Response(await metrics.registry.render(), {
         headers: { "content-type": METRICS_CONTENT_TYPE },
-      }));
+      });
+    });
   }
   if (admin) app.route("/api/v1", createAdminRoutes(admin));
   return app;
