@@ -260,12 +260,9 @@ export function createSlackWebhookSink(opts: SlackWebhookOptions): Sink {
       if (answer.kind !== "response") return failureResult(answer, false);
       const result = statusResult(answer, opts.now(), "Slack incoming webhook");
       if (result.state !== "permanent_failure") return result;
-      const error = answer.text.trim();
-      return answer.status === 410 || GONE_HOOK_ERRORS.has(error)
-        ? goneResult(
-          `Slack incoming webhook answered HTTP ${answer.status}: ${error}`,
-          answer.status,
-        )
+      // `result.reason` carries Slack's answer, already cut to one short line.
+      return answer.status === 410 || GONE_HOOK_ERRORS.has(answer.text.trim())
+        ? goneResult(result.reason, answer.status)
         : result;
     },
   };
