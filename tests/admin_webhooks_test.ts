@@ -375,18 +375,23 @@ Deno.test("reload after a change is not served by a read that began before it", 
   }
 });
 
+/** Subscribes a signed webhook to every event through the API; returns its id. */
+async function subscribeWebhook(relayUrl: string, url: string): Promise<string> {
+  const created = await adminCall(relayUrl, "POST", "/api/v1/webhooks/", {
+    name: "Receiver",
+    event_types: ["*"],
+    type: "webhook",
+    configuration: { url, secret: WHSEC },
+  });
+  assert.equal(created.status, 201);
+  return created.json.id as string;
+}
+
 Deno.test("a subscription disabled by 410 Gone is enabled again by editing it", async () => {
   await using old = startStub(() => new Response("gone", { status: 410 }));
   await using moved = startStub();
   await using relay = await startRelay(adminConfig({ GETDX_API_KEY: "" }));
-  const created = await adminCall(relay.url, "POST", "/api/v1/webhooks/", {
-    name: "Receiver",
-    event_types: ["*"],
-    type: "webhook",
-    configuration: { url: old.url, secret: WHSEC },
-  });
-  assert.equal(created.status, 201);
-  const id = created.json.id as string;
+  const id = await subscribeWebhook(relay.url, old.url);
   const first = await golden("TemplateWorkspaceDeleted.json");
   assert.equal((await relay.post(first)).status, 202);
   const gone = await waitForDelivery(relay.app.store, first.msg_id, "permanent_failure", id);
@@ -408,13 +413,7 @@ Deno.test("a subscription disabled by 410 Gone is enabled again by editing it", 
 Deno.test("deleting a subscription closes its queued deliveries; replay skips them", async () => {
   await using down = startStub(() => new Response("down", { status: 503 }));
   await using relay = await startRelay(adminConfig({ GETDX_API_KEY: "" }));
-  const created = await adminCall(relay.url, "POST", "/api/v1/webhooks/", {
-    name: "Receiver",
-    event_types: ["*"],
-    type: "webhook",
-    configuration: { url: down.url, secret: WHSEC },
-  });
-  const id = created.json.id as string;
+  const id = await subscribeWebhook(relay.url, down.url);
   const env = await golden("TemplateWorkspaceDeleted.json");
   assert.equal((await relay.post(env)).status, 202);
   await waitForDelivery(relay.app.store, env.msg_id, "temporary_failure", id);

@@ -202,27 +202,17 @@ Deno.test("incoming webhook mode: blocks POSTed; a bad payload fails alone, a re
 
   const hookDestination = async () =>
     (await relay.app.destinationSet.list()).find((d) => d.id === "slack-webhook")!;
-  answer = () => new Response("invalid_payload", { status: 400 });
-  const bad = await golden("TemplateWorkspaceDormant.json");
-  assert.equal((await relay.post(bad)).status, 202);
-  const failed = await waitForDelivery(
-    relay.app.store,
-    bad.msg_id,
-    "permanent_failure",
-    "slack-webhook",
-  );
+  const failWith = async (text: string, status: number, template: string) => {
+    answer = () => new Response(text, { status });
+    const env = await golden(template);
+    assert.equal((await relay.post(env)).status, 202);
+    return waitForDelivery(relay.app.store, env.msg_id, "permanent_failure", "slack-webhook");
+  };
+  const failed = await failWith("invalid_payload", 400, "TemplateWorkspaceDormant.json");
   assert.match(failed.statusReason ?? "", /HTTP 400: invalid_payload/);
   assert.equal(relay.app.worker.isDisabled(await hookDestination()), false, "that message only");
 
-  answer = () => new Response("no_service", { status: 404 });
-  const gone = await golden("TemplateWorkspaceAutoUpdated.json");
-  assert.equal((await relay.post(gone)).status, 202);
-  const d = await waitForDelivery(
-    relay.app.store,
-    gone.msg_id,
-    "permanent_failure",
-    "slack-webhook",
-  );
+  const d = await failWith("no_service", 404, "TemplateWorkspaceAutoUpdated.json");
   assert.match(
     d.statusReason ?? "",
     /HTTP 404: no_service: destination disabled until it is edited/,
