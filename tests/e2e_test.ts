@@ -55,17 +55,27 @@ Deno.test("SIGKILL before delivery, restart on the same file: delivered exactly 
   const port = freePort(); // nothing listens yet: PlatformX is down
   const platformx = `http://127.0.0.1:${port}`;
   const msg = await golden("TemplateWorkspaceCreated.json", { data: workspaceData() });
+  // After a refused attempt the next one is 1.5–3 s away, so the kill lands between attempts, not
+  // in one (a kill mid-attempt is the `unknown` case below).
+  const settings = env(store.path, platformx, {
+    RELAY_RETRY_MIN_MS: "3000",
+    RELAY_RETRY_MAX_MS: "3000",
+  });
   {
-    await using relay = await startRelayProcess(env(store.path, platformx));
+    await using relay = await startRelayProcess(settings);
     assert.equal(await post(relay.url, msg), 202);
-    await sleep(200); // a few refused attempts get recorded
+    await waitFor(
+      () => relay.output().includes("temporary_failure, retry 1"),
+      5000,
+      "the first refused attempt to be recorded",
+    );
     const status = await relay.kill("SIGKILL");
     assert.equal(status.signal, "SIGKILL");
   }
   const d = await deliveryOf(store.path, msg.msg_id);
-  assert.ok(d && d.state !== "sent", `not delivered before the kill (${d?.state})`);
+  assert.equal(d?.state, "temporary_failure", "killed between attempts, not delivered");
   await using px = startStub(undefined, port);
-  await using relay = await startRelayProcess(env(store.path, platformx));
+  await using relay = await startRelayProcess(settings);
   await waitFor(() => px.seen.length === 1, 10_000, "delivery after restart");
   await sleep(300);
   await relay.kill("SIGTERM");
