@@ -429,15 +429,20 @@ Deno.test("deleting a subscription closes its queued deliveries; replay skips th
   assert.equal(replay.status, 409, "nothing would deliver it");
 });
 
-Deno.test("a subscription deleted by another replica: its queue closes at the next read", async () => {
+Deno.test("a subscription deleted by another replica: its queue closes after the next read", async () => {
   const store = await openKvStore(":memory:");
   try {
     await store.putSubscription(SUB_1);
+    const sweep = Promise.withResolvers<void>();
+    let clock = 50;
     const set = createDestinationSet({
       configured: [],
-      store,
+      store: {
+        ...store,
+        closeDeliveries: (id, now) => sweep.promise.then(() => store.closeDeliveries(id, now)),
+      },
       build: unusedSink,
-      now: () => 50,
+      now: () => clock,
     });
     assert.deepEqual((await set.reload()).map((d) => d.id), ["sub-1"]);
     await store.accept({
@@ -449,10 +454,15 @@ Deno.test("a subscription deleted by another replica: its queue closes at the ne
       dedupeWindowMs: 0,
     });
     assert.equal(await store.deleteSubscription("sub-1"), true, "as another replica does");
-    assert.deepEqual(await set.reload(), []);
+    clock = 60_000; // the list is stale: the next webhook reads the store again
+    // That read leaves the subscription out and does not wait for its queue to be closed.
+    assert.deepEqual(await set.list(), []);
+    assert.equal((await store.getMessage("m1"))!.deliveries[0].state, "pending");
+    sweep.resolve();
+    assert.deepEqual(await set.reload(), [], "reload waits for the closing");
     const [d] = (await store.getMessage("m1"))!.deliveries;
     assert.equal(d.state, "permanent_failure");
-    assert.equal(d.updatedAt, 50);
+    assert.equal(d.updatedAt, 60_000);
   } finally {
     await store.close();
   }

@@ -219,6 +219,8 @@ export function createDestinationSet(deps: DestinationSetDeps): DestinationSet {
   let loadedAt = 0;
   let loading: Promise<readonly Destination[]> | undefined;
   let queued: Promise<readonly Destination[]> | undefined;
+  /** Queues of deleted subscriptions being closed: apart from reads, so webhooks never wait. */
+  let closing: Promise<unknown> = Promise.resolve();
 
   function toDestination(sub: SubscriptionRecord): Destination | undefined {
     const cached = built.get(sub.id);
@@ -261,7 +263,7 @@ export function createDestinationSet(deps: DestinationSetDeps): DestinationSet {
     loadedAt = deps.now();
     // Deleted, here or on another replica: from now on this process queues nothing more for it,
     // so what it still has queued can be closed instead of waiting for the retention purge.
-    for (const id of removed) await closeQueued(id);
+    if (removed.length > 0) closing = Promise.all([closing, ...removed.map(closeQueued)]);
     return current;
   }
 
@@ -291,7 +293,7 @@ export function createDestinationSet(deps: DestinationSetDeps): DestinationSet {
    * A read already under way may have begun before the caller's change, so it is not joined: one
    * more read is queued behind it, shared by every caller that arrives meanwhile.
    */
-  function reload(): Promise<readonly Destination[]> {
+  function readAfterNow(): Promise<readonly Destination[]> {
     if (!loading) return read();
     queued ??= loading.catch(() => {}).then(() => {
       queued = undefined;
@@ -299,6 +301,13 @@ export function createDestinationSet(deps: DestinationSetDeps): DestinationSet {
       return loading ?? read();
     });
     return queued;
+  }
+
+  /** A fresh read; once it resolves, a deletion it saw has closed its queue too. */
+  async function reload(): Promise<readonly Destination[]> {
+    const list = await readAfterNow();
+    await closing;
+    return list;
   }
 
   return {
