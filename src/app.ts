@@ -17,6 +17,7 @@ import {
 import { createRoutes } from "./http/routes.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
 import type { Fetch } from "./sinks/http.ts";
+import { fetchForSource } from "./net/guarded_fetch.ts";
 import type { Store } from "./store/store.ts";
 
 /** What the relay is made of; everything that touches the outside world is injected. */
@@ -53,10 +54,13 @@ export function createApp(deps: AppDeps): App {
   const now = () => clock.now();
   const sinkDeps = sinkDepsFromConfig(config, { fetch: fetchFn, now });
   const destinations = deps.destinations ?? destinationsFromConfig(sinkDeps);
+  // Admin-API destinations are untrusted input: they get the address-guarded fetch.
+  const allowPrivate = config.allowPrivateDestinations;
+  const apiSinkDeps = { ...sinkDeps, fetch: fetchForSource("api", fetchFn, allowPrivate) };
   const destinationSet = createDestinationSet({
     configured: destinations,
     store,
-    build: (sub) => createSink(sub.type, sub.configuration, sinkDeps),
+    build: (sub) => createSink(sub.type, sub.configuration, apiSinkDeps),
     now,
     refreshMs: deps.subscriptionsRefreshMs,
   });
@@ -78,7 +82,8 @@ export function createApp(deps: AppDeps): App {
       store,
       token: config.adminToken,
       destinations: destinationSet,
-      buildSink: (sub) => createSink(sub.type, sub.configuration, sinkDeps),
+      buildSink: (sub) => createSink(sub.type, sub.configuration, apiSinkDeps),
+      allowPrivate,
       onPauseChanged: () => worker.pauseChanged(),
       onRequeued: () => worker.poke(),
       now,

@@ -10,6 +10,7 @@ import { type EventFilter, parseEventFilter } from "./coder.ts";
 import { type DestinationSpec, parseConfigFile } from "./config_file.ts";
 import { httpUrl, slackIcon } from "./sink_config.ts";
 import { WEBHOOK_SECRET_PATTERN } from "./signing.ts";
+import { type AddressAllowlist, parseAllowlist } from "./net/address_guard.ts";
 
 /** Notifications the Python middleware tracked by default; `EVENTS_TRACKED` replaces the list. */
 export const DEFAULT_EVENTS_TRACKED = [
@@ -51,6 +52,8 @@ export interface Config {
   /** Set: `GET /metrics` asks for it (Bearer, Basic password or `?token=`). */
   readonly metricsToken?: string;
   readonly maxBodyBytes: number;
+  /** Private addresses admin-API destinations may still reach (`RELAY_ALLOW_PRIVATE_DESTINATIONS`). */
+  readonly allowPrivateDestinations: AddressAllowlist;
   readonly eventsTracked: EventFilter;
   readonly platformx: {
     /** Absent: PlatformX deliveries go to the dry-run log sink instead. */
@@ -161,6 +164,15 @@ const EnvSchema = z.object({
   ).optional(),
   WEBHOOK_EVENTS_TRACKED: z.string().optional(),
   RELAY_CONFIG: z.string().trim().optional(),
+  /** Private addresses admin-API destinations may reach: CIDRs and host names, comma-separated. */
+  RELAY_ALLOW_PRIVATE_DESTINATIONS: z.string().optional().transform((s, ctx) => {
+    try {
+      return parseAllowlist(s);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: (err as Error).message });
+      return z.NEVER;
+    }
+  }),
   /** Set by Deno Deploy; there the store defaults to the platform's KV instead of a file. */
   DENO_DEPLOYMENT_ID: z.string().optional(),
 }).superRefine((env, ctx) => {
@@ -228,6 +240,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     adminToken: e.RELAY_ADMIN_TOKEN,
     metricsToken: e.RELAY_METRICS_TOKEN,
     maxBodyBytes: e.RELAY_MAX_BODY_BYTES,
+    allowPrivateDestinations: e.RELAY_ALLOW_PRIVATE_DESTINATIONS,
     eventsTracked: parseEventFilter(e.EVENTS_TRACKED ?? DEFAULT_EVENTS_TRACKED.join(",")),
     platformx: { apiKey: e.GETDX_API_KEY, apiUrl: e.GETDX_API_URL },
     coder: { url: e.CODER_URL, sessionToken: e.CODER_SESSION_TOKEN },

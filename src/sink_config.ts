@@ -13,8 +13,14 @@ import { WEBHOOK_SECRET_PATTERN } from "./signing.ts";
 export const httpUrl = z.string().trim().pipe(
   z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }),
 );
-/** An API base URL, without trailing slashes, as the sinks append `/method`. */
-const apiUrl = httpUrl.transform((u) => u.replace(/\/+$/, ""));
+/**
+ * An API base URL, without trailing slashes, as the sinks append `/method`. Strict: no userinfo,
+ * query or fragment, which would turn an appended method into something else (`…#/chat.postMessage`).
+ */
+const apiUrl = httpUrl.refine(
+  (u) => !/[?#]/.test(u) && !new URL(u).username && !new URL(u).password,
+  "expected a base URL without credentials, query or fragment",
+).transform((u) => u.replace(/\/+$/, ""));
 const secret = z.string().trim().min(1, "must not be empty");
 
 /** A Slack sender icon: `:emoji:` or an image URL. */

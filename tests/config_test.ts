@@ -86,3 +86,13 @@ Deno.test("config: the README's table lists every variable the code reads", asyn
   const sample = await Deno.readTextFile(new URL("../.env.sample", import.meta.url));
   for (const name of ENV_VARS) assert.ok(sample.includes(`${name}=`), `${name} in .env.sample`);
 });
+
+Deno.test("config: RELAY_ALLOW_PRIVATE_DESTINATIONS entries are checked, the variable named", () => {
+  assert.throws(
+    () => parseConfig({ RELAY_ALLOW_PRIVATE_DESTINATIONS: "10.0.0.0/8, 300.1.2.3/40" }),
+    /RELAY_ALLOW_PRIVATE_DESTINATIONS: "300\.1\.2\.3\/40" is neither/,
+  );
+  const c = parseConfig({ RELAY_ALLOW_PRIVATE_DESTINATIONS: "10.0.0.0/8,hooks.internal" });
+  assert.deepEqual(c.allowPrivateDestinations.hosts, ["hooks.internal"]);
+  assert.equal(parseConfig({}).allowPrivateDestinations.ranges.length, 0);
+});

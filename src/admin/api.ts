@@ -33,6 +33,8 @@ import {
   unknownEventWarnings,
 } from "./subscriptions.ts";
 import { sendTest } from "./test_send.ts";
+import { type AddressAllowlist, EMPTY_ALLOWLIST } from "../net/address_guard.ts";
+import { destinationUrlIssues } from "../net/destination_urls.ts";
 
 /** What the admin API needs. */
 export interface AdminDeps {
@@ -42,6 +44,8 @@ export interface AdminDeps {
   readonly destinations: DestinationSet;
   /** Builds a subscription's sink: refuses types this build cannot deliver to. */
   readonly buildSink: (sub: SubscriptionRecord) => Sink;
+  /** Private addresses subscriptions may target (`RELAY_ALLOW_PRIVATE_DESTINATIONS`). */
+  readonly allowPrivate?: AddressAllowlist;
   /** The pause switches changed: the worker re-reads them. */
   readonly onPauseChanged: () => void;
   /** Deliveries were re-queued: the worker looks at once. */
@@ -225,6 +229,11 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
       updatedAt: Math.max(now, (current?.updatedAt ?? 0) + 1),
     };
     deps.buildSink(sub);
+    const blocked = await destinationUrlIssues(
+      sub.configuration,
+      deps.allowPrivate ?? EMPTY_ALLOWLIST,
+    );
+    if (blocked.length) throw invalidInput("destination_not_allowed", blocked);
     await deps.store.putSubscription(sub);
     await deps.destinations.reload();
     log.info("subscription {id} ({type}, {name}) {action}", {

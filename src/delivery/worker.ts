@@ -271,7 +271,9 @@ export function createWorker(deps: WorkerDeps): Worker {
         );
       }
       // An answer that is not a temporary failure shows the destination is up.
-      if (result.state !== "unknown") failuresInARow.delete(dest.id);
+      // (A request never sent says nothing either way.)
+      const notSent = result.state === "permanent_failure" && result.notSent;
+      if (result.state !== "unknown" && !notSent) failuresInARow.delete(dest.id);
       outcome = {
         state: result.state,
         at,

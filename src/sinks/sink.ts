@@ -38,6 +38,11 @@ export type SendResult =
      * until it is edited or the relay restarts, instead of failing every message one by one.
      */
     readonly disable?: boolean;
+    /**
+     * The request was never sent (it could not be built, or its address is not allowed): a fault
+     * of this message or configuration that says nothing about the destination's health.
+     */
+    readonly notSent?: boolean;
   }
   | { readonly state: "unknown"; readonly reason: string; readonly status?: number };
 
