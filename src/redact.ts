@@ -5,13 +5,11 @@
  *
  * @module
  */
+import { oneLine } from "./text/control.ts";
 
 /** Query parameters whose values are credentials. */
 const SECRET_PARAMS =
   /^(token|access_token|refresh_token|id_token|auth|authorization|password|passwd|pwd|pass|key|api_key|apikey|secret|client_secret|sig|signature|code|session|sessionid|x-amz-signature|x-amz-credential)$/i;
-
-const ANSI = new RegExp("\\u001b\\[[0-9;?]*[A-Za-z]", "g");
-const CONTROL_OR_SPACE = new RegExp("[\\u0000-\\u001f\\u007f-\\u009f\\s]+", "g");
 
 /** Shown in place of a secret. */
 export const REDACTED = "REDACTED";
@@ -61,6 +59,6 @@ export function redactText(text: string): string {
  * most `max` long, with secrets and emails hidden. Never the whole body: it may echo anything.
  */
 export function summarizeAnswer(text: string, max = 80): string {
-  const line = redactText(text).replace(ANSI, "").replace(CONTROL_OR_SPACE, " ").trim();
+  const line = oneLine(redactText(text));
   return line.length > max ? `${line.slice(0, max)}…` : line;
 }
