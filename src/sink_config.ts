@@ -54,7 +54,10 @@ export const SINK_CONFIG_SCHEMAS = {
     url: httpUrl,
     secret: z.string().trim().regex(WEBHOOK_SECRET_PATTERN, "expected whsec_ followed by base64")
       .optional(),
-    headers: z.record(z.string(), z.string()).default({}),
+    headers: z.record(
+      z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "expected an HTTP header name"),
+      z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, "must not contain control characters"),
+    ).default({}),
     format: z.enum(["coder", "event"]).default("coder"),
     dedupe_fanout: z.boolean().default(false),
   }),

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Envelope, EnvelopeSchema, eventKey } from "../coder.ts";
+import { type Envelope, EnvelopeSchema, eventKey, MSG_ID_PATTERN } from "../coder.ts";
 import { type Destination, route } from "../destinations.ts";
 import { logger } from "../log.ts";
 import type { RelayMetrics } from "../metrics.ts";
@@ -71,6 +71,11 @@ export async function receive(
   const envelope = parseEnvelope(bytes, precheck);
   const { msg_id: msgId, payload } = envelope;
   const header = req.headers.get("x-message-id");
+  if (header !== null && !MSG_ID_PATTERN.test(header)) {
+    throw invalid(
+      "X-Message-Id header: must be 1-128 characters from A-Z a-z 0-9 . _ : - (msg_id)",
+    );
+  }
   if (header !== null && header !== msgId) {
     throw invalid(`X-Message-Id header (${header}) does not match msg_id in the body (${msgId})`);
   }
