@@ -35,7 +35,8 @@ export interface AppDeps {
 
 /** A built relay: serve `handler`, `worker.start()` to deliver, `close()` to stop cleanly. */
 export interface App {
-  readonly handler: (req: Request) => Promise<Response>;
+  /** `info` (the connection) lets rejections be logged with the remote address. */
+  readonly handler: (req: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
   readonly worker: Worker;
   readonly destinations: readonly Destination[];
   /** The environment's destinations plus those added through the admin API. */
@@ -99,7 +100,7 @@ export function createApp(deps: AppDeps): App {
   });
   let closed: Promise<void> | undefined;
   return {
-    handler: async (req) => await routes.fetch(req),
+    handler: async (req, info) => await routes.fetch(req, info),
     worker,
     destinations,
     destinationSet,

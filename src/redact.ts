@@ -42,16 +42,19 @@ export function maskEmails(text: string): string {
   );
 }
 
-/** Any text with URLs redacted, bearer/Slack tokens hidden and emails masked. */
+/** Any text with URLs redacted and bearer, Slack, webhook and `password=` style secrets hidden. */
+export function redactSecrets(text: string): string {
+  return text
+    .replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (url) => redactUrl(url))
+    .replace(/\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+/gi, `$1 ${REDACTED}`)
+    .replace(/\bxox[a-z]-[A-Za-z0-9-]+/g, `xox-${REDACTED}`)
+    .replace(/\bwhsec_[A-Za-z0-9+/=]+/g, `whsec_${REDACTED}`)
+    .replace(/("?(?:password|token|secret|api_key)"?\s*[:=]\s*"?)[^\s",}&]+/gi, `$1${REDACTED}`);
+}
+
+/** {@linkcode redactSecrets} and {@linkcode maskEmails}: for anything shown outside DEBUG. */
 export function redactText(text: string): string {
-  return maskEmails(
-    text
-      .replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (url) => redactUrl(url))
-      .replace(/\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+/gi, `$1 ${REDACTED}`)
-      .replace(/\bxox[a-z]-[A-Za-z0-9-]+/g, `xox-${REDACTED}`)
-      .replace(/\bwhsec_[A-Za-z0-9+/=]+/g, `whsec_${REDACTED}`)
-      .replace(/("?(?:password|token|secret|api_key)"?\s*[:=]\s*"?)[^\s",}&]+/gi, `$1${REDACTED}`),
-  );
+  return maskEmails(redactSecrets(text));
 }
 
 /**

@@ -10,6 +10,7 @@ import { describeFilter } from "./coder.ts";
 import { logger } from "./log.ts";
 import { isPostgresUrl, openStore } from "./store/open.ts";
 import { VERSION } from "./version.ts";
+import { startupWarnings } from "./startup_warnings.ts";
 
 const log = logger("serve");
 
@@ -36,6 +37,7 @@ export async function serve(config: Config): Promise<void> {
           : "kv",
         auth: config.authToken ? "token" : "none",
       });
+      for (const warning of startupWarnings(config)) log.warn(warning);
       if (!config.adminToken) {
         log.info("admin API disabled: RELAY_ADMIN_TOKEN is not set (/api/v1/ answers 403)");
       }

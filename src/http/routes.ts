@@ -9,6 +9,8 @@ import { type AdminDeps, createAdminRoutes } from "../admin/api.ts";
 import { METRICS_CONTENT_TYPE } from "../metrics.ts";
 import type { Store } from "../store/store.ts";
 import { logger } from "../log.ts";
+import { createLogLimiter, suppressedNote } from "../log_limit.ts";
+import { MSG_ID_PATTERN } from "../coder.ts";
 import { VERSION } from "../version.ts";
 import { inboundAuth } from "./auth.ts";
 import { errorResponse, HttpError, httpErrorOf } from "./errors.ts";
@@ -16,6 +18,26 @@ import { acknowledgeInteraction, checkSlackBotContract } from "./slack.ts";
 import { receive, type ReceiverDeps } from "./webhook.ts";
 
 const log = logger("http");
+const rejections = createLogLimiter(1000);
+
+/**
+ * One WARN line per rejected webhook (status, reason, remote address, msg_id when the header gives
+ * a valid one), at most one per reason per second: never the body or credentials.
+ */
+function logRejection(e: HttpError, req: Request, env: unknown) {
+  const { emit, suppressed } = rejections.check(`${e.status} ${e.code}`);
+  if (!emit) return;
+  const remote = (env as Deno.ServeHandlerInfo<Deno.NetAddr> | undefined)?.remoteAddr?.hostname;
+  const header = req.headers.get("x-message-id");
+  log.warn("rejected webhook: {status} {code}: {reason} (from {remote}{msgId}){suppressed}", {
+    status: e.status,
+    code: e.code,
+    reason: e.message,
+    remote: remote ?? "unknown",
+    msgId: header && MSG_ID_PATTERN.test(header) ? `, msg_id ${header}` : "",
+    suppressed: suppressedNote(suppressed),
+  });
+}
 /** What the routes need. */
 export interface RoutesDeps extends ReceiverDeps {
   readonly store: Store;
@@ -79,6 +101,7 @@ export function createRoutes(deps: RoutesDeps): Hono {
     } catch (err) {
       const e = httpErrorOf(err);
       deps.metrics?.rejected.inc({ reason: e.code });
+      logRejection(e, c.req.raw, (c as { env?: unknown }).env);
       throw e;
     }
   };
