@@ -11,6 +11,7 @@ import { type DestinationSpec, parseConfigFile } from "./config_file.ts";
 import { httpUrl, slackIcon } from "./sink_config.ts";
 import { WEBHOOK_SECRET_PATTERN } from "./signing.ts";
 import { type AddressAllowlist, parseAllowlist } from "./net/address_guard.ts";
+import { redactUrl } from "./redact.ts";
 
 /** Notifications the Python middleware tracked by default; `EVENTS_TRACKED` replaces the list. */
 export const DEFAULT_EVENTS_TRACKED = [
@@ -107,6 +108,16 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
+/** A `postgres://` URL that parses whole: a raw `#` or `@` in the password does not. */
+function isParseablePostgresUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return u.hash === "" && s.split("@").length <= 2;
+  } catch {
+    return false;
+  }
+}
+
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.string().trim().regex(/^\d+$/, "expected a whole number").transform(Number).pipe(
     z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`),
@@ -127,7 +138,11 @@ const EnvSchema = z.object({
   RELAY_LOG_FORMAT: z.enum(["text", "json"]).default("text"),
   HOST: z.string().trim().min(1).default("0.0.0.0"),
   PORT: int(0, 65535).default(8080),
-  RELAY_STORE: z.string().trim().min(1).optional(),
+  RELAY_STORE: z.string().trim().min(1).refine(
+    (s) => !/^postgres(ql)?:\/\//i.test(s) || isParseablePostgresUrl(s),
+    "is not a valid PostgreSQL URL: percent-encode reserved characters in the password " +
+      "(# as %23, @ as %40, / as %2F, ? as %3F)",
+  ).optional(),
   RELAY_PG_POOL: int(1, 100).default(5),
   RELAY_AUTH_TOKEN: optionalSecret,
   RELAY_ADMIN_TOKEN: optionalSecret.pipe(
@@ -222,7 +237,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     const lines = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? "environment");
       const shown = name in relevant && !/TOKEN|KEY|SECRET|WEBHOOK_URL/.test(name)
-        ? ` (got ${JSON.stringify(relevant[name])})`
+        ? ` (got ${JSON.stringify(redactUrl(relevant[name]))})`
         : "";
       return `${name}: ${issue.message}${shown}`;
     });

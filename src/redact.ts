@@ -20,11 +20,13 @@ export const REDACTED = "REDACTED";
  * the last `@` of the authority.
  */
 export function redactUrl(url: string): string {
-  let u: URL;
+  let u: URL | undefined;
   try {
     u = new URL(url);
-  } catch {
-    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?]*@/i, `$1${REDACTED}@`)
+  } catch { /* handled below */ }
+  // A raw `#` in a password can still parse, the rest of the password landing in the fragment.
+  if (!u || u.hash.includes("@") || url.split("@").length > 2) {
+    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/).*@/i, `$1${REDACTED}@`)
       .replace(/([?&][^=&#]*(?:password|token|secret|key|sig)[^=&#]*=)[^&#]*/gi, `$1${REDACTED}`);
   }
   if (u.password) u.password = REDACTED;
@@ -37,7 +39,7 @@ export function redactUrl(url: string): string {
 /** `jane.doe@example.com` → `j***@example.com`. */
 export function maskEmails(text: string): string {
   return text.replace(
-    /([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)/g,
+    /([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b/g,
     "$1***@$2",
   );
 }

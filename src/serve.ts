@@ -5,7 +5,8 @@
  * @module
  */
 import { createApp } from "./app.ts";
-import type { Config } from "./config.ts";
+import { type Config, ConfigError } from "./config.ts";
+import { redactText } from "./redact.ts";
 import { describeFilter } from "./coder.ts";
 import { logger } from "./log.ts";
 import { isPostgresUrl, openStore } from "./store/open.ts";
@@ -16,47 +17,72 @@ const log = logger("serve");
 
 /** Runs until a signal; resolves once everything is closed. */
 export async function serve(config: Config): Promise<void> {
-  const store = await openStore(config.store, config);
+  const store = await openStore(config.store, config).catch((err: Error) => {
+    const message = redactText(err.message);
+    throw new ConfigError(
+      message.startsWith("RELAY_STORE")
+        ? message
+        : `RELAY_STORE: cannot open the store: ${message}`,
+    );
+  });
   const app = createApp({ config, store });
   // Read the admin API's subscriptions now: they are logged below and the first request is quick.
   const destinations = await app.destinationSet.reload();
   const ac = new AbortController();
-  const server = Deno.serve({
-    hostname: config.host,
-    port: config.port,
-    signal: ac.signal,
-    onListen: ({ hostname, port }) => {
-      log.info("coder-relay {version} listening on http://{hostname}:{port}", {
-        version: VERSION,
-        hostname,
-        port,
-        store: config.store === ":memory:"
-          ? ":memory:"
-          : isPostgresUrl(config.store)
-          ? "postgres"
-          : "kv",
-        auth: config.authToken ? "token" : "none",
-      });
-      for (const warning of startupWarnings(config)) log.warn(warning);
-      if (!config.adminToken) {
-        log.info("admin API disabled: RELAY_ADMIN_TOKEN is not set (/api/v1/ answers 403)");
-      }
-      for (const d of destinations) {
-        log.info("destination {id} ({type}) for {events}{note}", {
-          id: d.id,
-          type: d.type,
-          events: describeFilter(d.events).join(", "),
-          note: d.description ? ` — ${d.description}` : "",
+  let server: Deno.HttpServer;
+  try {
+    server = listen();
+  } catch (err) {
+    await app.close();
+    if (err instanceof Deno.errors.AddrInUse || err instanceof Deno.errors.AddrNotAvailable) {
+      throw new ConfigError(
+        `cannot listen on ${config.host}:${config.port} (HOST, PORT): ${
+          err instanceof Deno.errors.AddrInUse ? "address already in use" : "address not available"
+        }`,
+      );
+    }
+    throw err;
+  }
+  function listen() {
+    return Deno.serve({
+      hostname: config.host,
+      port: config.port,
+      signal: ac.signal,
+      onListen: ({ hostname, port }) => {
+        log.info("coder-relay {version} listening on http://{hostname}:{port}", {
+          version: VERSION,
+          hostname,
+          port,
+          store: config.store === ":memory:"
+            ? ":memory:"
+            : isPostgresUrl(config.store)
+            ? "postgres"
+            : "kv",
+          auth: config.authToken ? "token" : "none",
         });
-      }
-    },
-    onError: (err) => {
-      log.error("unhandled request error: {error}", {
-        error: (err as Error)?.stack ?? String(err),
-      });
-      return Response.json({ error: "internal_error", message: "internal error" }, { status: 500 });
-    },
-  }, app.handler);
+        for (const warning of startupWarnings(config)) log.warn(warning);
+        if (!config.adminToken) {
+          log.info("admin API disabled: RELAY_ADMIN_TOKEN is not set (/api/v1/ answers 403)");
+        }
+        for (const d of destinations) {
+          log.info("destination {id} ({type}) for {events}{note}", {
+            id: d.id,
+            type: d.type,
+            events: describeFilter(d.events).join(", "),
+            note: d.description ? ` — ${d.description}` : "",
+          });
+        }
+      },
+      onError: (err) => {
+        log.error("unhandled request error: {error}", {
+          error: (err as Error)?.stack ?? String(err),
+        });
+        return Response.json({ error: "internal_error", message: "internal error" }, {
+          status: 500,
+        });
+      },
+    }, app.handler);
+  }
   app.worker.start();
 
   const stop = () => {

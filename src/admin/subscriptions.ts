@@ -14,6 +14,7 @@ import { SECRET_FIELDS, SINK_CONFIG_SCHEMAS, SINK_TYPES, type SinkType } from ".
 import { invalidInput } from "../http/errors.ts";
 import { issuesOf } from "../issues.ts";
 import { logger } from "../log.ts";
+import { redactUrl } from "../redact.ts";
 import type { Sink } from "../sinks/sink.ts";
 import { type Store, StoreUnavailableError, type SubscriptionRecord } from "../store/store.ts";
 
@@ -97,6 +98,9 @@ export function patchSubscription(body: unknown, current: SubscriptionRecord): S
   }, { ...current, configuration: kept });
 }
 
+/** Configuration URLs shown with their credentials redacted. */
+const URL_FIELDS = ["url", "api_url"];
+
 function keepSecrets(
   type: SinkType,
   next: Record<string, unknown>,
@@ -105,6 +109,10 @@ function keepSecrets(
   const out = { ...next };
   for (const field of SECRET_FIELDS[type]) {
     if (stored[field] !== undefined) out[field] = keepSecret(out[field], stored[field]);
+  }
+  for (const field of URL_FIELDS) {
+    const url = stored[field];
+    if (typeof url === "string" && out[field] === redactUrl(url)) out[field] = url;
   }
   return out;
 }
@@ -156,6 +164,13 @@ export function subscriptionJson(sub: SubscriptionRecord): Record<string, unknow
   for (const field of SECRET_FIELDS[sub.type as SinkType] ?? []) {
     if (configuration[field] !== undefined) {
       configuration[field] = redactValue(configuration[field]);
+    }
+  }
+  // A URL's password and `?token=` are credentials even where the URL itself is not secret.
+  for (const field of URL_FIELDS) {
+    const value = configuration[field];
+    if (typeof value === "string" && value.startsWith("http")) {
+      configuration[field] = redactUrl(value);
     }
   }
   return {
