@@ -10,6 +10,7 @@ import { redactText } from "./redact.ts";
 import { describeFilter } from "./coder.ts";
 import { logger } from "./log.ts";
 import { isPostgresUrl, openStore } from "./store/open.ts";
+import { lockKvFile, needsKvLock } from "./store/kv_lock.ts";
 import { VERSION } from "./version.ts";
 import { startupWarnings } from "./startup_warnings.ts";
 
@@ -17,7 +18,20 @@ const log = logger("serve");
 
 /** Runs until a signal; resolves once everything is closed. */
 export async function serve(config: Config): Promise<void> {
+  const lock = needsKvLock(config.store)
+    ? await lockKvFile(config.store).catch((err: Error) => {
+      throw new ConfigError(err.message);
+    })
+    : undefined;
+  if (needsKvLock(config.store) && !lock) {
+    log.warn(
+      "this Deno cannot lock the store file without blocking (Deno 2.7+ can): " +
+        "make sure only one relay uses {store}",
+      { store: config.store },
+    );
+  }
   const store = await openStore(config.store, config).catch((err: Error) => {
+    lock?.release();
     const message = redactText(err.message);
     throw new ConfigError(
       message.startsWith("RELAY_STORE")
@@ -34,6 +48,7 @@ export async function serve(config: Config): Promise<void> {
     server = listen();
   } catch (err) {
     await app.close();
+    lock?.release();
     if (err instanceof Deno.errors.AddrInUse || err instanceof Deno.errors.AddrNotAvailable) {
       throw new ConfigError(
         `cannot listen on ${config.host}:${config.port} (HOST, PORT): ${
@@ -94,6 +109,7 @@ export async function serve(config: Config): Promise<void> {
   for (const s of signals) Deno.addSignalListener(s, stop);
   await server.finished;
   await app.close();
+  lock?.release();
   for (const s of signals) Deno.removeSignalListener(s, stop);
   log.info("stopped");
 }
