@@ -53,6 +53,8 @@ export interface Config {
   /** Set: `GET /metrics` asks for it (Bearer, Basic password or `?token=`). */
   readonly metricsToken?: string;
   readonly maxBodyBytes: number;
+  /** How long a webhook body may take to arrive before 408 (slow clients, slowloris). */
+  readonly bodyTimeoutMs: number;
   /** Private addresses admin-API destinations may still reach (`RELAY_ALLOW_PRIVATE_DESTINATIONS`). */
   readonly allowPrivateDestinations: AddressAllowlist;
   readonly eventsTracked: EventFilter;
@@ -150,6 +152,7 @@ const EnvSchema = z.object({
   ),
   RELAY_METRICS_TOKEN: optionalSecret,
   RELAY_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  RELAY_BODY_TIMEOUT_MS: int(100, 600_000).default(30_000),
   EVENTS_TRACKED: z.string().optional(),
   GETDX_API_KEY: optionalSecret,
   GETDX_API_URL: url.default("https://api.getdx.com"),
@@ -255,6 +258,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     adminToken: e.RELAY_ADMIN_TOKEN,
     metricsToken: e.RELAY_METRICS_TOKEN,
     maxBodyBytes: e.RELAY_MAX_BODY_BYTES,
+    bodyTimeoutMs: e.RELAY_BODY_TIMEOUT_MS,
     allowPrivateDestinations: e.RELAY_ALLOW_PRIVATE_DESTINATIONS,
     eventsTracked: parseEventFilter(e.EVENTS_TRACKED ?? DEFAULT_EVENTS_TRACKED.join(",")),
     platformx: { apiKey: e.GETDX_API_KEY, apiUrl: e.GETDX_API_URL },

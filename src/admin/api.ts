@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { escapeControl } from "../text/control.ts";
 import { Hono } from "hono";
 import { z } from "zod";
 import type { Destination } from "../destinations.ts";
@@ -94,7 +95,11 @@ async function readJson<T extends z.ZodType>(req: Request, schema: T): Promise<z
     try {
       json = JSON.parse(new TextDecoder().decode(bytes));
     } catch (err) {
-      throw new HttpError(400, "invalid_body", `body is not valid JSON: ${(err as Error).message}`);
+      throw new HttpError(
+        400,
+        "invalid_body",
+        `body is not valid JSON: ${escapeControl((err as Error).message)}`,
+      );
     }
   }
   const parsed = schema.safeParse(json);

@@ -4,12 +4,13 @@
  *
  * @module
  */
+import { escapeControl } from "../text/control.ts";
 import { type Envelope, EnvelopeSchema, eventKey, MSG_ID_PATTERN } from "../coder.ts";
 import { type Destination, route } from "../destinations.ts";
 import { logger } from "../log.ts";
 import type { RelayMetrics } from "../metrics.ts";
 import type { Store } from "../store/store.ts";
-import { readBody } from "./body.ts";
+import { BODY_READ_TIMEOUT_MS, readBody } from "./body.ts";
 import { HttpError } from "./errors.ts";
 import { issuesOf, summarizeIssues } from "../issues.ts";
 
@@ -19,6 +20,8 @@ export interface ReceiverDeps {
   readonly destinations: () => readonly Destination[] | Promise<readonly Destination[]>;
   readonly now: () => number;
   readonly maxBodyBytes: number;
+  /** Deadline for the whole body (default {@link BODY_READ_TIMEOUT_MS}). */
+  readonly bodyTimeoutMs?: number;
   readonly dedupeWindowMs: number;
   /** Called after each stored message, so delivery starts at once. */
   readonly onAccepted: () => void;
@@ -39,7 +42,7 @@ export function parseEnvelope(bytes: Uint8Array, precheck?: Precheck): Envelope 
   try {
     json = JSON.parse(decoder.decode(bytes));
   } catch (err) {
-    throw invalid(`body is not valid JSON: ${(err as Error).message}`);
+    throw invalid(`body is not valid JSON: ${escapeControl((err as Error).message)}`);
   }
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
     throw invalid(
@@ -67,7 +70,7 @@ export async function receive(
   precheck?: Precheck,
 ): Promise<Response> {
   const started = performance.now();
-  const bytes = await readBody(req, deps.maxBodyBytes);
+  const bytes = await readBody(req, deps.maxBodyBytes, deps.bodyTimeoutMs);
   const envelope = parseEnvelope(bytes, precheck);
   const { msg_id: msgId, payload } = envelope;
   const header = req.headers.get("x-message-id");
