@@ -13,6 +13,7 @@ import { isPostgresUrl, openStore } from "./store/open.ts";
 import { lockKvFile, needsKvLock } from "./store/kv_lock.ts";
 import { VERSION } from "./version.ts";
 import { startupWarnings } from "./startup_warnings.ts";
+import { serveResilient } from "./http/resilient_serve.ts";
 
 const log = logger("serve");
 
@@ -43,26 +44,16 @@ export async function serve(config: Config): Promise<void> {
   // Read the admin API's subscriptions now: they are logged below and the first request is quick.
   const destinations = await app.destinationSet.reload();
   const ac = new AbortController();
-  let server: Deno.HttpServer;
-  try {
-    server = listen();
-  } catch (err) {
-    await app.close();
-    lock?.release();
-    if (err instanceof Deno.errors.AddrInUse || err instanceof Deno.errors.AddrNotAvailable) {
-      throw new ConfigError(
-        `cannot listen on ${config.host}:${config.port} (HOST, PORT): ${
-          err instanceof Deno.errors.AddrInUse ? "address already in use" : "address not available"
-        }`,
-      );
-    }
-    throw err;
-  }
   function listen() {
-    return Deno.serve({
+    return serveResilient({
       hostname: config.host,
       port: config.port,
       signal: ac.signal,
+      onRestart: (err, ms) =>
+        log.warn("accepting connections failed ({error}): refusing new ones, retrying in {ms} ms", {
+          error: err.message,
+          ms,
+        }),
       onListen: ({ hostname, port }) => {
         log.info("coder-relay {version} listening on http://{hostname}:{port}", {
           version: VERSION,
@@ -98,6 +89,7 @@ export async function serve(config: Config): Promise<void> {
       },
     }, app.handler);
   }
+  const serving = listen();
   app.worker.start();
 
   const stop = () => {
@@ -107,9 +99,21 @@ export async function serve(config: Config): Promise<void> {
   };
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const s of signals) Deno.addSignalListener(s, stop);
-  await server.finished;
-  await app.close();
-  lock?.release();
-  for (const s of signals) Deno.removeSignalListener(s, stop);
+  try {
+    await serving;
+  } catch (err) {
+    if (err instanceof Deno.errors.AddrInUse || err instanceof Deno.errors.AddrNotAvailable) {
+      throw new ConfigError(
+        `cannot listen on ${config.host}:${config.port} (HOST, PORT): ${
+          err instanceof Deno.errors.AddrInUse ? "address already in use" : "address not available"
+        }`,
+      );
+    }
+    throw err;
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, stop);
+    await app.close();
+    lock?.release();
+  }
   log.info("stopped");
 }
