@@ -10,6 +10,7 @@ import { METRICS_CONTENT_TYPE } from "../metrics.ts";
 import type { Store } from "../store/store.ts";
 import { logger } from "../log.ts";
 import { createLogLimiter, suppressedNote } from "../log_limit.ts";
+import { createWriteHealth } from "./write_health.ts";
 import { MSG_ID_PATTERN } from "../coder.ts";
 import { VERSION } from "../version.ts";
 import { inboundAuth } from "./auth.ts";
@@ -56,6 +57,7 @@ export interface RoutesDeps extends ReceiverDeps {
 export function createRoutes(deps: RoutesDeps): Hono {
   const app = new Hono();
   const checkAuth = inboundAuth(deps.authToken);
+  const writes = createWriteHealth();
 
   app.onError((err) => errorResponse(err));
   app.notFound((c) =>
@@ -82,6 +84,10 @@ export function createRoutes(deps: RoutesDeps): Hono {
   app.get("/readyz", async (c) => {
     try {
       await deps.store.ping();
+      const problem = writes.problem();
+      if (problem) {
+        return c.json({ status: "unavailable", error: "store not writable" }, 503);
+      }
       return c.json({ status: "ready" });
     } catch (err) {
       // The detail may name hosts and users: it goes to the log, not to an unauthenticated client.
@@ -97,9 +103,12 @@ export function createRoutes(deps: RoutesDeps): Hono {
     deps.metrics?.received.inc();
     try {
       checkAuth(c.req.raw, new URL(c.req.url));
-      return await receive(deps, c.req.raw, precheck);
+      const res = await receive(deps, c.req.raw, precheck);
+      if (res.status === 202) writes.succeeded();
+      return res;
     } catch (err) {
       const e = httpErrorOf(err);
+      if (e.code === "store_unavailable") writes.failed();
       deps.metrics?.rejected.inc({ reason: e.code });
       logRejection(e, c.req.raw, (c as { env?: unknown }).env);
       throw e;
