@@ -188,7 +188,8 @@ export function createWorker(deps: WorkerDeps): Worker {
     }
     const started = clock.now();
     let result: SendResult;
-    const envelope = await loadEnvelope(d.msgId);
+    const loaded = await loadEnvelope(d.msgId);
+    const envelope = loaded?.envelope;
     if (!envelope) {
       result = { state: "permanent_failure", reason: "message body is gone (purged?)" };
     } else {
@@ -198,6 +199,7 @@ export function createWorker(deps: WorkerDeps): Worker {
           envelope,
           receivedAt: d.receivedAt,
           attempt: d.attempts + 1,
+          body: loaded.text,
         });
       } catch (err) {
         result = {
@@ -209,11 +211,14 @@ export function createWorker(deps: WorkerDeps): Worker {
     await record(dest, l, result, clock.now() - started, true);
   }
 
-  async function loadEnvelope(msgId: string): Promise<Envelope | undefined> {
+  async function loadEnvelope(
+    msgId: string,
+  ): Promise<{ envelope: Envelope; text: string } | undefined> {
     const body = await store.getBody(msgId);
     if (!body) return undefined;
-    const parsed = EnvelopeSchema.safeParse(JSON.parse(new TextDecoder().decode(body)));
-    return parsed.success ? parsed.data : undefined;
+    const text = new TextDecoder().decode(body);
+    const parsed = EnvelopeSchema.safeParse(JSON.parse(text));
+    return parsed.success ? { envelope: parsed.data, text } : undefined;
   }
 
   async function record(

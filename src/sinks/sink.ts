@@ -14,6 +14,11 @@ export interface SendContext {
   readonly receivedAt: number;
   /** 1 for the first attempt. */
   readonly attempt: number;
+  /**
+   * The body exactly as Coder sent it, when known: forwarded as is where nothing must be removed,
+   * so numbers keep their digits (`12345678901234567890123` does not become `1.23…e+22`).
+   */
+  readonly body?: string;
 }
 
 /**

@@ -81,7 +81,8 @@ export function createWebhookSink(opts: WebhookOptions): Sink {
     allowsSecrets: false,
     async send(ctx: SendContext): Promise<SendResult> {
       const envelope = withoutParameters(ctx.envelope);
-      const body = JSON.stringify(
+      const verbatim = opts.format === "coder" && envelope === ctx.envelope ? ctx.body : undefined;
+      const body = verbatim ?? JSON.stringify(
         opts.format === "event" ? toWebhookEvent(envelope, ctx.receivedAt) : envelope,
       );
       const timestamp = Math.floor(opts.now() / 1000);
