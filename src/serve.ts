@@ -31,15 +31,17 @@ export async function serve(config: Config): Promise<void> {
       { store: config.store },
     );
   }
-  const store = await openStore(config.store, config).catch((err: Error) => {
-    lock?.release();
-    const message = redactText(err.message);
-    throw new ConfigError(
-      message.startsWith("RELAY_STORE")
-        ? message
-        : `RELAY_STORE: cannot open the store: ${message}`,
-    );
-  });
+  const store = await openStore(config.store, { ...config, settleLeases: !!lock }).catch(
+    (err: Error) => {
+      lock?.release();
+      const message = redactText(err.message);
+      throw new ConfigError(
+        message.startsWith("RELAY_STORE")
+          ? message
+          : `RELAY_STORE: cannot open the store: ${message}`,
+      );
+    },
+  );
   const app = createApp({ config, store });
   // Read the admin API's subscriptions now: they are logged below and the first request is quick.
   const destinations = await app.destinationSet.reload();

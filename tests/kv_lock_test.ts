@@ -1,7 +1,7 @@
 /** Issue 12 item 9: one relay per KV file, checked with real processes and SIGKILL. */
 import assert from "node:assert/strict";
 import { runMain } from "./helpers/cli.ts";
-import { freePort, startRelayProcess } from "./helpers/stubs.ts";
+import { freePort, golden, startRelayProcess, startStub, waitFor } from "./helpers/stubs.ts";
 import { lockKvFile, needsKvLock, StoreLockedError } from "../src/store/kv_lock.ts";
 
 Deno.test("process: a second relay on the same KV file refuses to start (exit 78); after SIGKILL the next one starts", async () => {
@@ -45,6 +45,43 @@ Deno.test("lockKvFile: exclusive within reach, released on release()", async () 
     lock.release();
     (await lockKvFile(`${dir}/relay.kv`))?.release();
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("process: a lease left by a SIGKILLed relay is settled at the next start, not after RELAY_LEASE_MS", async () => {
+  let release = () => {};
+  const held = new Promise<void>((r) => release = r);
+  await using hook = startStub(async () => {
+    if (hook.seen.length === 1) await held; // the first attempt hangs mid-send
+    return new Response("ok");
+  });
+  const dir = await Deno.makeTempDir();
+  try {
+    const env = {
+      RELAY_STORE: `${dir}/relay.kv`,
+      WEBHOOK_URL: hook.url,
+      WEBHOOK_EVENTS_TRACKED: "*",
+      RELAY_LEASE_MS: "60000",
+      RELAY_SEND_TIMEOUT_MS: "30000",
+      RELAY_POLL_MS: "50",
+    };
+    {
+      await using first = await startRelayProcess(env);
+      const msg = await golden("TemplateWorkspaceCreated.json");
+      const res = await fetch(`${first.url}/`, { method: "POST", body: JSON.stringify(msg) });
+      assert.equal(res.status, 202);
+      await res.body?.cancel();
+      await waitFor(() => hook.seen.length === 1, 10_000, "the first attempt");
+      await first.kill("SIGKILL");
+    }
+    const started = Date.now();
+    await using next = await startRelayProcess(env);
+    await waitFor(() => hook.seen.length === 2, 15_000, "the resend after the restart");
+    assert.ok(Date.now() - started < 15_000, "well before the 60 s lease ran out");
+    await next.kill("SIGTERM");
+  } finally {
+    release();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -16,7 +16,12 @@ export function isPostgresUrl(spec: string): boolean {
 }
 
 /** Opens the store `RELAY_STORE` names. */
-export function openStore(spec: string, options: Pick<Config, "pgPool">): Promise<Store> {
+export function openStore(
+  spec: string,
+  options: Pick<Config, "pgPool"> & { settleLeases?: boolean },
+): Promise<Store> {
   if (isPostgresUrl(spec)) return openPostgresStore(spec, { poolSize: options.pgPool });
-  return openKvStore(spec === DEPLOY_STORE ? undefined : spec);
+  return openKvStore(spec === DEPLOY_STORE ? undefined : spec, {
+    settleLeases: options.settleLeases,
+  });
 }
