@@ -1,7 +1,7 @@
 /** Issue 12 item 7 and issue 10 "logs answer why didn't it arrive?", on a real relay's output. */
 import assert from "node:assert/strict";
 import { startupWarnings } from "../src/startup_warnings.ts";
-import { golden, startRelayProcess, waitFor } from "./helpers/stubs.ts";
+import { golden, startRelayProcess, waitFor, workspaceData } from "./helpers/stubs.ts";
 
 const post = async (url: string, body: string, headers: Record<string, string> = {}) => {
   const res = await fetch(url, { method: "POST", body, headers });
@@ -20,6 +20,7 @@ Deno.test("process: text logs escape control characters; rejections logged at WA
   const auth = { authorization: `Bearer ${token}` };
   const forged = await golden("TemplateWorkspaceCreated.json", {
     notification_name: "x\n2026-01-01 [ERR] fake line\r\n\u001b[31mred\u0007",
+    data: workspaceData("owner.person@example.com"),
   });
   assert.equal(await post(`${relay.url}/`, JSON.stringify(forged), auth), 202);
   for (let i = 0; i < 20; i++) {
@@ -34,6 +35,7 @@ Deno.test("process: text logs escape control characters; rejections logged at WA
   await new Promise((r) => setTimeout(r, 1100));
   assert.equal(await post(`${relay.url}/`, "{}", { authorization: "Bearer wrong" }), 401);
   await waitFor(() => /suppressed/.test(relay.output()), 5000, "the suppressed count");
+  await waitFor(() => relay.output().includes("dry run (GETDX"), 5000, "the dry-run record");
   await relay.kill("SIGTERM");
   const out = relay.output();
   assert.ok(!out.includes("\u001b[31m"), "no raw ANSI escape");
@@ -52,6 +54,10 @@ Deno.test("process: text logs escape control characters; rejections logged at WA
   assert.ok(rejected.some((l) => / 400 .*msg_id abc-123/.test(l)), rejected.join("\n"));
   assert.ok(rejected.some((l) => / 413 /.test(l)));
   assert.ok(!out.includes(token) && !out.includes("Bearer wrong"));
+  assert.ok(!out.includes("owner.person@example.com"), "no email at INFO");
+  const dryRun = out.split("\n").filter((l) => l.includes("dry run (GETDX_API_KEY unset)"));
+  assert.equal(dryRun.length, 1, "the dry-run record is one line");
+  assert.match(dryRun[0], /\[INF\].* at \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z /);
 });
 
 Deno.test("process: JSON lines carry no stray escaped quotes; open auth and metrics are warned about", async () => {
