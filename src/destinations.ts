@@ -11,7 +11,7 @@ import { createCoderResolver, type IdentityResolver } from "./identity.ts";
 import { SINK_CONFIG_SCHEMAS, SINK_TYPES, type SinkType } from "./sink_config.ts";
 import type { Fetch } from "./sinks/http.ts";
 import { createPlatformXSink } from "./sinks/platformx.ts";
-import type { Sink } from "./sinks/sink.ts";
+import { type Sink, UnsupportedTypeError } from "./sinks/sink.ts";
 import { createSlackSink, createSlackWebhookSink } from "./sinks/slack.ts";
 import { createWebhookSink } from "./sinks/webhook.ts";
 
@@ -32,11 +32,6 @@ export interface Destination {
 export interface DestinationDeps {
   readonly fetch: Fetch;
   readonly now: () => number;
-}
-
-/** A destination names a type this build has no sink for (the API answers 400). */
-export class UnsupportedTypeError extends Error {
-  override name = "UnsupportedTypeError";
 }
 
 /** What {@linkcode createSink} needs besides the destination's own configuration. */

@@ -9,7 +9,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import type { Destination } from "../destinations.ts";
-import { timingSafeEqual } from "../http/auth.ts";
+import { timingSafeEqual } from "../bytes.ts";
 import { readBody } from "../http/body.ts";
 import { HttpError, invalidInput } from "../http/errors.ts";
 import { issuesOf } from "../issues.ts";

@@ -4,17 +4,10 @@
  *
  * @module
  */
+import { timingSafeEqual } from "../bytes.ts";
 import { HttpError } from "./errors.ts";
 
 const encoder = new TextEncoder();
-
-/** Compares in time that depends only on the expected value's length. */
-export function timingSafeEqual(actual: string, expected: Uint8Array): boolean {
-  const a = encoder.encode(actual);
-  let diff = a.byteLength ^ expected.byteLength;
-  for (let i = 0; i < expected.byteLength; i++) diff |= (a[i] ?? 0) ^ expected[i];
-  return diff === 0;
-}
 
 /** The credential a request presents, from whichever place it uses. */
 export function presentedToken(req: Request, url: URL): string | undefined {

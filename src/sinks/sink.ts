@@ -85,3 +85,8 @@ export interface Sink {
   /** Checks the credentials without delivering anything. Optional, like `preview`. */
   probe?(): Promise<ProbeResult>;
 }
+
+/** A destination names a type this build has no sink for (the admin API answers 400). */
+export class UnsupportedTypeError extends Error {
+  override name = "UnsupportedTypeError";
+}

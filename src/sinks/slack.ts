@@ -8,13 +8,13 @@
  * @module
  */
 import type { Envelope } from "../coder.ts";
-import { parseRetryAfter } from "../delivery/backoff.ts";
 import { logger, maskEmail } from "../log.ts";
 import { createTtlCache, singleFlight } from "../ttl_cache.ts";
 import {
   failureResult,
   type Fetch,
   type HttpAnswer,
+  parseRetryAfter,
   postJson,
   request,
   statusResult,
