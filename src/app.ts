@@ -7,7 +7,9 @@
  */
 import type { Config } from "./config.ts";
 import { type Clock, createWorker, type Worker } from "./delivery/worker.ts";
-import { createDestinationSet, type DestinationSet } from "./admin/subscriptions.ts";
+import { createAdminRoutes } from "./admin/api.ts";
+import { createDestinationSet, type DestinationSet } from "./destinations/set.ts";
+import { adminAuth } from "./http/auth.ts";
 import {
   createSink,
   type Destination,
@@ -74,15 +76,6 @@ export function createApp(deps: AppDeps): App {
     // A destination a sink disabled (410) takes no new messages until it is edited or restarted.
     destinations: async () => (await destinationSet.list()).filter((d) => !worker.isDisabled(d)),
     metrics,
-    admin: {
-      store,
-      token: config.adminToken,
-      destinations: destinationSet,
-      buildSink: (sub) => createSink(sub.type, sub.configuration, sinkDeps),
-      onPauseChanged: () => worker.pauseChanged(),
-      onRequeued: () => worker.poke(),
-      now,
-    },
     now,
     maxBodyBytes: config.maxBodyBytes,
     dedupeWindowMs: config.delivery.dedupeWindowMs,
@@ -92,6 +85,19 @@ export function createApp(deps: AppDeps): App {
     onRequest: () => worker.nudge(),
     slackSigningSecret: config.slack.signingSecret,
   });
+  // The admin API: mounted here, in one place, behind its own authentication.
+  routes.use("/api/v1/*", adminAuth(config.adminToken));
+  routes.route(
+    "/api/v1",
+    createAdminRoutes({
+      store,
+      destinations: destinationSet,
+      buildSink: (sub) => createSink(sub.type, sub.configuration, sinkDeps),
+      onPauseChanged: () => worker.pauseChanged(),
+      onRequeued: () => worker.poke(),
+      now,
+    }),
+  );
   let closed: Promise<void> | undefined;
   return {
     handler: async (req) => await routes.fetch(req),

@@ -6,8 +6,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { messageJson, MessageQuerySchema } from "./admin/api.ts";
-import { createDestinationSet } from "./admin/subscriptions.ts";
+import { messageJson, MessageQuerySchema } from "./admin/views.ts";
+import { createDestinationSet } from "./destinations/set.ts";
 import { sendTest } from "./admin/test_send.ts";
 import { describeFilter } from "./coder.ts";
 import { type Config, ConfigError, loadConfig } from "./config.ts";
