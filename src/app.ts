@@ -8,14 +8,10 @@
 import type { Config } from "./config.ts";
 import { type Clock, createWorker, type Worker } from "./delivery/worker.ts";
 import { createAdminRoutes } from "./admin/api.ts";
-import { createDestinationSet, type DestinationSet } from "./destinations/set.ts";
+import { createDestinations } from "./destinations/create.ts";
+import type { Destination } from "./destinations/destination.ts";
+import type { DestinationSet } from "./destinations/set.ts";
 import { adminAuth } from "./http/auth.ts";
-import {
-  createSink,
-  type Destination,
-  destinationsFromConfig,
-  sinkDepsFromConfig,
-} from "./destinations.ts";
 import { createRoutes } from "./http/routes.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
 import type { Fetch } from "./sinks/http.ts";
@@ -53,15 +49,14 @@ export function createApp(deps: AppDeps): App {
   const clock = deps.clock ?? { now: () => Date.now() };
   const fetchFn = deps.fetch ?? fetch;
   const now = () => clock.now();
-  const sinkDeps = sinkDepsFromConfig(config, { fetch: fetchFn, now });
-  const destinations = deps.destinations ?? destinationsFromConfig(sinkDeps);
-  const destinationSet = createDestinationSet({
-    configured: destinations,
-    store,
-    build: (sub) => createSink(sub.type, sub.configuration, sinkDeps),
+  const destinationSet = createDestinations(config, {
+    fetch: fetchFn,
     now,
+    store,
+    configured: deps.destinations,
     refreshMs: deps.subscriptionsRefreshMs,
   });
+  const destinations = destinationSet.configured;
   const metrics = createRelayMetrics(store, now);
   const worker = createWorker({
     store,
@@ -92,7 +87,6 @@ export function createApp(deps: AppDeps): App {
     createAdminRoutes({
       store,
       destinations: destinationSet,
-      buildSink: (sub) => createSink(sub.type, sub.configuration, sinkDeps),
       onPauseChanged: () => worker.pauseChanged(),
       onRequeued: () => worker.poke(),
       now,

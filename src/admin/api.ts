@@ -8,12 +8,11 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import type { Destination } from "../destinations.ts";
+import type { Destination } from "../destinations/destination.ts";
 import { readBody } from "../http/body.ts";
 import { HttpError, invalidInput } from "../http/errors.ts";
 import { issuesOf } from "../issues.ts";
 import { logger } from "../log.ts";
-import type { Sink } from "../sinks/sink.ts";
 import type { Store, SubscriptionRecord } from "../store/store.ts";
 import type { DestinationSet } from "../destinations/set.ts";
 import {
@@ -31,8 +30,6 @@ import { deliveryJson, messageJson, MessageQuerySchema, pauseJson } from "./view
 export interface AdminDeps {
   readonly store: Store;
   readonly destinations: DestinationSet;
-  /** Builds a subscription's sink: refuses types this build cannot deliver to. */
-  readonly buildSink: (sub: SubscriptionRecord) => Sink;
   /** The pause switches changed: the worker re-reads them. */
   readonly onPauseChanged: () => void;
   /** Deliveries were re-queued: the worker looks at once. */
@@ -104,7 +101,8 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
       // Strictly increasing: the destination set rebuilds a sink when this changes.
       updatedAt: Math.max(now, (current?.updatedAt ?? 0) + 1),
     };
-    deps.buildSink(sub);
+    // Refuses a type or configuration this build cannot deliver to, before anything is stored.
+    deps.destinations.build(sub);
     await deps.store.putSubscription(sub);
     await deps.destinations.reload();
     log.info("subscription {id} ({type}, {name}) {action}", {

@@ -8,8 +8,13 @@
  */
 import { z } from "zod";
 import { describeFilter, KNOWN_NOTIFICATIONS, normalizeName } from "../coder.ts";
-import type { Destination } from "../destinations.ts";
-import { SECRET_FIELDS, SINK_CONFIG_SCHEMAS, SINK_TYPES, type SinkType } from "../sink_config.ts";
+import type { Destination } from "../destinations/destination.ts";
+import {
+  type DestinationTypeName,
+  destinationTypeOf,
+  SECRET_FIELDS,
+  TYPE_NAMES,
+} from "../destinations/registry.ts";
 import { invalidInput } from "../http/errors.ts";
 import { issuesOf } from "../issues.ts";
 import type { SubscriptionRecord } from "../store/store.ts";
@@ -21,7 +26,7 @@ const SubscriptionBodySchema = z.object({
     1,
     'list at least one notification name, or "*" for all',
   ),
-  type: z.enum(SINK_TYPES, { error: `expected one of ${SINK_TYPES.join(", ")}` }),
+  type: z.enum(TYPE_NAMES, { error: `expected one of ${TYPE_NAMES.join(", ")}` }),
   configuration: z.record(z.string(), z.unknown()),
   enabled: z.boolean().default(true),
   /** Accepted for CloudTruth compatibility, never required. */
@@ -55,7 +60,7 @@ export function parseSubscription(
   const configuration = current?.type === b.type
     ? keepSecrets(b.type, b.configuration, current.configuration)
     : b.configuration;
-  const config = SINK_CONFIG_SCHEMAS[b.type].safeParse(configuration);
+  const config = destinationTypeOf(b.type)!.schema.safeParse(configuration);
   if (!config.success) {
     throw invalidInput("invalid_body", issuesOf(config.error, ["configuration"]));
   }
@@ -95,7 +100,7 @@ export function patchSubscription(body: unknown, current: SubscriptionRecord): S
 }
 
 function keepSecrets(
-  type: SinkType,
+  type: DestinationTypeName,
   next: Record<string, unknown>,
   stored: Readonly<Record<string, unknown>>,
 ): Record<string, unknown> {
@@ -150,7 +155,7 @@ export function unknownEventWarnings(eventTypes: readonly string[]): string[] {
 /** A subscription as the API returns it: secrets redacted, CloudTruth's field names. */
 export function subscriptionJson(sub: SubscriptionRecord): Record<string, unknown> {
   const configuration: Record<string, unknown> = { ...sub.configuration };
-  for (const field of SECRET_FIELDS[sub.type as SinkType] ?? []) {
+  for (const field of SECRET_FIELDS[sub.type as DestinationTypeName] ?? []) {
     if (configuration[field] !== undefined) {
       configuration[field] = redactValue(configuration[field]);
     }

@@ -7,12 +7,11 @@
 import { parseArgs } from "node:util";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
 import {
-  createSink,
-  type Destination,
+  createDestinations,
   destinationsFromConfig,
   sinkDepsFromConfig,
-} from "../destinations.ts";
-import { createDestinationSet } from "../destinations/set.ts";
+} from "../destinations/create.ts";
+import type { Destination } from "../destinations/destination.ts";
 import { setupLogging } from "../log.ts";
 import { isPostgresUrl, openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
@@ -101,13 +100,7 @@ export async function withStore<T>(config: Config, fn: (store: Store) => Promise
 
 /** The environment's destinations plus the store's subscriptions, as a running relay has them. */
 async function allDestinations(config: Config, store: Store): Promise<readonly Destination[]> {
-  const sinkDeps = sinkDepsFromConfig(config, { fetch, now: Date.now });
-  return await createDestinationSet({
-    configured: destinationsFromConfig(sinkDeps),
-    store,
-    build: (sub) => createSink(sub.type, sub.configuration, sinkDeps),
-    now: Date.now,
-  }).reload();
+  return await createDestinations(config, { fetch, now: Date.now, store }).reload();
 }
 
 /** All destinations when the store exists; the environment's alone otherwise (no file created). */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { route } from "../destinations.ts";
+import { route } from "../destinations/destination.ts";
 import { parseEnvelope } from "../http/webhook.ts";
 import {
   type CliContext,

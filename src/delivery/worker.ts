@@ -10,7 +10,7 @@
  */
 import { type Envelope, EnvelopeSchema } from "../coder.ts";
 import type { DeliveryConfig } from "../config.ts";
-import type { Destination } from "../destinations.ts";
+import type { Destination } from "../destinations/destination.ts";
 import { logger } from "../log.ts";
 import type { SendResult, Sink } from "../sinks/sink.ts";
 import type { RelayMetrics } from "../metrics.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import { parseEventFilter } from "../coder.ts";
-import type { Destination } from "../destinations.ts";
+import type { Destination } from "./destination.ts";
 import { logger } from "../log.ts";
 import type { Sink } from "../sinks/sink.ts";
 import { type Store, StoreUnavailableError, type SubscriptionRecord } from "../store/store.ts";
@@ -19,6 +19,8 @@ export interface DestinationSet {
   reload(): Promise<readonly Destination[]>;
   /** The environment's destinations. */
   readonly configured: readonly Destination[];
+  /** Builds a subscription's sink; throws for a type or configuration this build cannot use. */
+  build(sub: SubscriptionRecord): Sink;
 }
 
 /** What {@linkcode createDestinationSet} needs. */
@@ -135,6 +137,7 @@ export function createDestinationSet(deps: DestinationSetDeps): DestinationSet {
 
   return {
     configured: deps.configured,
+    build: deps.build,
     list() {
       return current && deps.now() - loadedAt < refreshMs ? current : loading ?? read();
     },

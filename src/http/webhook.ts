@@ -5,7 +5,7 @@
  * @module
  */
 import { type Envelope, EnvelopeSchema, eventKey } from "../coder.ts";
-import { type Destination, route } from "../destinations.ts";
+import { type Destination, route } from "../destinations/destination.ts";
 import { logger } from "../log.ts";
 import type { RelayMetrics } from "../metrics.ts";
 import type { Store } from "../store/store.ts";

@@ -5,7 +5,10 @@
  *
  * @module
  */
-import { type Envelope, subjectOf } from "../coder.ts";
+import { z } from "zod";
+import { type Envelope, type EventFilter, subjectOf } from "../coder.ts";
+import { apiUrl, secret } from "../destinations/fields.ts";
+import { destinationType } from "../destinations/type.ts";
 import type { IdentityResolver } from "../identity.ts";
 import { logger, maskEmail } from "../log.ts";
 import { failureResult, type Fetch, postJson, statusResult, summarize } from "./http.ts";
@@ -227,3 +230,44 @@ function classify(status: number, text: string, generic: SendResult): SendResult
   }
   return generic;
 }
+
+/** A `platformx` configuration; the key is absent only for the environment's dry run. */
+interface PlatformXConfiguration {
+  readonly api_key?: string;
+  readonly api_url?: string;
+}
+
+/** What the `platformx` type reads from the relay's configuration. */
+interface PlatformXSettings {
+  readonly eventsTracked: EventFilter;
+  readonly platformx: { readonly apiKey?: string; readonly apiUrl: string };
+}
+
+/**
+ * The `platformx` destination type. The environment always defines one (`GETDX_API_KEY`,
+ * `EVENTS_TRACKED`); without a key it runs dry, which only the environment may ask for.
+ */
+export const platformx = destinationType<"platformx", PlatformXConfiguration, PlatformXSettings>({
+  type: "platformx",
+  schema: z.strictObject({
+    api_key: secret,
+    /** Defaults to `GETDX_API_URL`. */
+    api_url: apiUrl.optional(),
+  }),
+  secretFields: ["api_key"],
+  create: (c, deps) =>
+    createPlatformXSink({
+      apiKey: c.api_key,
+      apiUrl: c.api_url ?? deps.settings.platformx.apiUrl,
+      fetch: deps.fetch,
+      timeoutMs: deps.timeoutMs,
+      now: deps.now,
+      resolver: deps.resolver,
+    }),
+  // Not parsed: without a key the schema would refuse the dry run the environment asks for.
+  env: (s) => ({
+    events: s.eventsTracked,
+    description: s.platformx.apiKey ? s.platformx.apiUrl : "dry run: GETDX_API_KEY is not set",
+    configuration: { api_key: s.platformx.apiKey },
+  }),
+});

@@ -7,7 +7,10 @@
  *
  * @module
  */
-import type { Envelope } from "../coder.ts";
+import { z } from "zod";
+import type { Envelope, EventFilter } from "../coder.ts";
+import { apiUrl, httpUrl, secret, slackIcon } from "../destinations/fields.ts";
+import { destinationType } from "../destinations/type.ts";
 import { logger, maskEmail } from "../log.ts";
 import { createTtlCache, singleFlight } from "../ttl_cache.ts";
 import {
@@ -267,3 +270,84 @@ export function createSlackWebhookSink(opts: SlackWebhookOptions): Sink {
     },
   };
 }
+
+/** What the Slack types read from the relay's configuration. */
+interface SlackSettings {
+  readonly slack: {
+    readonly botToken?: string;
+    readonly channel?: string;
+    readonly webhookUrl?: string;
+    readonly username?: string;
+    readonly icon?: string;
+    readonly eventsTracked: EventFilter;
+    readonly apiUrl: string;
+  };
+}
+
+const style = {
+  username: z.string().trim().min(1).max(80).optional(),
+  icon: slackIcon.optional(),
+};
+
+const SlackSchema = z.strictObject({
+  token: secret.regex(/^xox[a-z]-/, "expected a Slack token (xoxb-…)"),
+  /** A channel name or id; absent: a DM to each message's recipient, looked up by email. */
+  channel: z.string().trim().min(1, "must not be empty").optional(),
+  /** Defaults to `SLACK_API_URL`. */
+  api_url: apiUrl.optional(),
+  ...style,
+});
+
+/** The `slack` destination type (Web API): DMs by email, or posts to one channel. */
+export const slack = destinationType({
+  type: "slack",
+  schema: SlackSchema,
+  secretFields: ["token"],
+  create: (c, deps) =>
+    createSlackSink({
+      fetch: deps.fetch,
+      now: deps.now,
+      timeoutMs: deps.timeoutMs,
+      token: c.token,
+      apiUrl: c.api_url ?? deps.settings.slack.apiUrl,
+      channel: c.channel,
+      username: c.username,
+      icon: c.icon,
+    }),
+  env: ({ slack }: SlackSettings) =>
+    slack.botToken
+      ? {
+        events: slack.eventsTracked,
+        description: slack.channel ? `channel ${slack.channel}` : "DM to each recipient",
+        configuration: SlackSchema.parse({
+          token: slack.botToken,
+          channel: slack.channel,
+          username: slack.username,
+          icon: slack.icon,
+        }),
+      }
+      : undefined,
+});
+
+const SlackWebhookSchema = z.strictObject({ url: httpUrl, ...style });
+
+/** The `slack-webhook` destination type: an incoming webhook, its URL a secret. */
+export const slackWebhook = destinationType({
+  type: "slack-webhook",
+  schema: SlackWebhookSchema,
+  secretFields: ["url"],
+  create: (c, deps) =>
+    createSlackWebhookSink({ fetch: deps.fetch, now: deps.now, timeoutMs: deps.timeoutMs, ...c }),
+  env: ({ slack }: SlackSettings) =>
+    slack.webhookUrl
+      ? {
+        events: slack.eventsTracked,
+        description: "Slack incoming webhook",
+        configuration: SlackWebhookSchema.parse({
+          url: slack.webhookUrl,
+          username: slack.username,
+          icon: slack.icon,
+        }),
+      }
+      : undefined,
+});

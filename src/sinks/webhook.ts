@@ -5,8 +5,11 @@
  *
  * @module
  */
-import type { Envelope } from "../coder.ts";
-import { standardWebhookSignature } from "../signing.ts";
+import { z } from "zod";
+import type { Envelope, EventFilter } from "../coder.ts";
+import { httpUrl } from "../destinations/fields.ts";
+import { destinationType } from "../destinations/type.ts";
+import { standardWebhookSignature, WEBHOOK_SECRET_PATTERN } from "../signing.ts";
 import { failureResult, type Fetch, postJson, statusResult } from "./http.ts";
 import { goneResult, type SendContext, type SendResult, type Sink } from "./sink.ts";
 
@@ -114,3 +117,49 @@ export function createWebhookSink(opts: WebhookOptions): Sink {
     },
   };
 }
+
+const WebhookSchema = z.strictObject({
+  url: httpUrl,
+  secret: z.string().trim().regex(WEBHOOK_SECRET_PATTERN, "expected whsec_ followed by base64")
+    .optional(),
+  headers: z.record(z.string(), z.string()).default({}),
+  format: z.enum(["coder", "event"]).default("coder"),
+  dedupe_fanout: z.boolean().default(false),
+});
+
+/** What the `webhook` type reads from the relay's configuration. */
+interface WebhookSettings {
+  readonly webhook: {
+    readonly url?: string;
+    readonly secret?: string;
+    readonly eventsTracked: EventFilter;
+  };
+}
+
+/** The `webhook` destination type: a signed generic webhook; its secret and headers are secrets. */
+export const webhook = destinationType({
+  type: "webhook",
+  schema: WebhookSchema,
+  secretFields: ["secret", "headers"],
+  create: (c, deps) =>
+    createWebhookSink({
+      fetch: deps.fetch,
+      now: deps.now,
+      timeoutMs: deps.timeoutMs,
+      url: c.url,
+      secret: c.secret,
+      headers: c.headers,
+      format: c.format,
+      dedupeFanout: c.dedupe_fanout,
+    }),
+  env: ({ webhook }: WebhookSettings) => {
+    if (!webhook.url) return undefined;
+    // Userinfo and query may carry credentials: describe by origin and path only.
+    const { origin, pathname } = new URL(webhook.url);
+    return {
+      events: webhook.eventsTracked,
+      description: `${origin}${pathname}`,
+      configuration: WebhookSchema.parse({ url: webhook.url, secret: webhook.secret }),
+    };
+  },
+});
