@@ -76,8 +76,8 @@ export function createApp(deps: AppDeps): App {
     dedupeWindowMs: config.delivery.dedupeWindowMs,
     authToken: config.authToken,
     metricsToken: config.metricsToken,
-    onAccepted: () => worker.poke(),
-    onRequest: () => worker.nudge(),
+    onAccepted: () => worker.tickNow(),
+    onRequest: () => worker.tickIfLate(),
     slackSigningSecret: config.slack.signingSecret,
   });
   // The admin API: mounted here, in one place, behind its own authentication.
@@ -88,7 +88,7 @@ export function createApp(deps: AppDeps): App {
       store,
       destinations: destinationSet,
       onPauseChanged: () => worker.pauseChanged(),
-      onRequeued: () => worker.poke(),
+      onRequeued: () => worker.tickNow(),
       now,
     }),
   );
