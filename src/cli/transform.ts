@@ -5,7 +5,7 @@
  * @module
  */
 import { route } from "../destinations/destination.ts";
-import { parseEnvelope } from "../http/webhook.ts";
+import { parseEnvelope } from "../http/receiver.ts";
 import {
   type CliContext,
   type Command,

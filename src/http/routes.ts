@@ -12,7 +12,7 @@ import { VERSION } from "../version.ts";
 import { inboundAuth } from "./auth.ts";
 import { errorResponse, HttpError, httpErrorOf } from "./errors.ts";
 import { acknowledgeInteraction, checkSlackBotContract } from "./slack.ts";
-import { receive, type ReceiverDeps } from "./webhook.ts";
+import { receive, type ReceiverDeps } from "./receiver.ts";
 
 const log = logger("http");
 /** What the routes need. */

@@ -1,5 +1,6 @@
 /**
- * The Coder webhook receiver: authenticate, read under the size limit, validate, route, store, ack.
+ * The Coder webhook receiver: read under the size limit, validate, route, store, ack (credentials
+ * are checked before, by middleware in `routes.ts`).
  * The 2xx goes out only after the store has the message; anything else leaves the store unchanged.
  *
  * @module
