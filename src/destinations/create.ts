@@ -12,7 +12,7 @@ import type { Store } from "../store/store.ts";
 import type { Destination } from "./destination.ts";
 import { createSink, DESCRIPTORS, type RegistrySettings } from "./registry.ts";
 import { createDestinationSet, type DestinationSet } from "./set.ts";
-import type { SinkDeps } from "./type.ts";
+import type { SinkDeps } from "../sinks/type.ts";
 
 /** The I/O building destinations needs besides the configuration. */
 export interface DestinationIo {

@@ -11,7 +11,7 @@ import { platformx } from "../sinks/platformx.ts";
 import { type Sink, UnsupportedTypeError } from "../sinks/sink.ts";
 import { slack, slackWebhook } from "../sinks/slack.ts";
 import { webhook } from "../sinks/webhook.ts";
-import type { DestinationType, SinkDeps } from "./type.ts";
+import type { DestinationType, SinkDeps } from "../sinks/type.ts";
 
 /** The registry. Order is the order of environment destinations and of error messages. */
 export const DESTINATION_TYPES = [platformx, slack, slackWebhook, webhook] as const;

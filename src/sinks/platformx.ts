@@ -7,8 +7,8 @@
  */
 import { z } from "zod";
 import { type Envelope, type EventFilter, subjectOf } from "../coder.ts";
-import { apiUrl, secret } from "../destinations/fields.ts";
-import { destinationType } from "../destinations/type.ts";
+import { apiUrl, secret } from "./fields.ts";
+import { destinationType } from "./type.ts";
 import type { IdentityResolver } from "../identity.ts";
 import { logger, maskEmail } from "../log.ts";
 import { failureResult, type Fetch, postJson, statusResult, summarize } from "./http.ts";

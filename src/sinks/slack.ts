@@ -9,8 +9,8 @@
  */
 import { z } from "zod";
 import type { Envelope, EventFilter } from "../coder.ts";
-import { apiUrl, httpUrl, secret, slackIcon } from "../destinations/fields.ts";
-import { destinationType } from "../destinations/type.ts";
+import { apiUrl, httpUrl, secret, slackIcon } from "./fields.ts";
+import { destinationType } from "./type.ts";
 import { logger, maskEmail } from "../log.ts";
 import { createTtlCache, singleFlight } from "../ttl_cache.ts";
 import {

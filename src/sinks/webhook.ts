@@ -7,8 +7,8 @@
  */
 import { z } from "zod";
 import type { Envelope, EventFilter } from "../coder.ts";
-import { httpUrl } from "../destinations/fields.ts";
-import { destinationType } from "../destinations/type.ts";
+import { httpUrl } from "./fields.ts";
+import { destinationType } from "./type.ts";
 import { standardWebhookSignature, WEBHOOK_SECRET_PATTERN } from "../signing.ts";
 import { failureResult, type Fetch, postJson, statusResult } from "./http.ts";
 import { goneResult, type SendContext, type SendResult, type Sink } from "./sink.ts";

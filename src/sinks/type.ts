@@ -1,8 +1,9 @@
 /**
  * The shape of a destination type. Each type (PlatformX, Slack, a signed webhook, …) is one module
- * exporting one {@linkcode DestinationType}; `registry.ts` lists them, and everything that differs
- * by type is derived from that list: the `RELAY_CONFIG` file schema, the admin API's validation,
- * secret redaction and the sink factory. Adding a type is one module plus one registry line.
+ * under `src/sinks/` exporting its sink and one {@linkcode DestinationType}; `destinations/registry.ts`
+ * lists them, and everything that differs by type is derived from that list: the `RELAY_CONFIG`
+ * file schema, the admin API's validation, secret redaction, the sink factory and the destinations
+ * environment variables define. Adding a type is one module plus one registry line.
  *
  * A descriptor, field by field:
  * - `type`: the name used in config files, the admin API and delivery records (`"teams"`).
@@ -23,8 +24,8 @@
 import type { z } from "zod";
 import type { EventFilter } from "../coder.ts";
 import type { IdentityResolver } from "../identity.ts";
-import type { Fetch } from "../sinks/http.ts";
-import type { Sink } from "../sinks/sink.ts";
+import type { Fetch } from "./http.ts";
+import type { Sink } from "./sink.ts";
 
 /** What creating a sink may use besides the destination's own configuration. */
 export interface SinkDeps<Settings = unknown> {
