@@ -135,9 +135,8 @@ export async function startRelay(
   };
 }
 
-/** Where Coder's golden bodies live: `../shared/coder-golden` beside the checkout. */
-export const GOLDEN_DIR = Deno.env.get("CODER_GOLDEN_DIR") ??
-  new URL("../../../shared/coder-golden/", import.meta.url).pathname;
+/** Where Coder's golden bodies live, in the repo (see `tests/fixtures/coder/README.md`). */
+export const GOLDEN_DIR = new URL("../fixtures/coder", import.meta.url).pathname;
 
 /** Every golden body, by file name. */
 export async function goldenFiles(): Promise<Map<string, Envelope>> {
