@@ -2,6 +2,7 @@
  * The repo stands alone: a fresh clone in an empty directory has everything its code and tests read.
  */
 import assert from "node:assert/strict";
+import { denoCommand, ROOT as ROOT_PATH, withTempDir } from "./helpers/relay_process.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -38,4 +39,48 @@ Deno.test("Coder's rendered bodies are in the repo, each one listed in INDEX.tsv
   for await (const e of Deno.readDir(dir)) if (e.name.endsWith(".json")) files.push(e.name);
   assert.ok(files.length >= 20, `${files.length} bodies`);
   assert.deepEqual(files.sort(), [...index].sort());
+});
+
+Deno.test("test subprocesses see none of the caller's relay settings and run outside the checkout", async () => {
+  const leaked = {
+    RELAY_AUTH_TOKEN: "y",
+    GETDX_API_URL: "http://127.0.0.1:1/bogus",
+    SLACK_BOT_TOKEN: "xoxb-1",
+    WEBHOOK_URL: "http://127.0.0.1:1/",
+    CODER_URL: "http://127.0.0.1:1/",
+    TEAMS_WEBHOOK_URL: "http://127.0.0.1:1/",
+  };
+  const before = Object.fromEntries(Object.keys(leaked).map((k) => [k, Deno.env.get(k)]));
+  for (const [k, v] of Object.entries(leaked)) Deno.env.set(k, v);
+  try {
+    const out = await withTempDir(async (cwd) => {
+      const res = await denoCommand("eval", [
+        "console.log(JSON.stringify({ env: Deno.env.toObject(), cwd: Deno.cwd() }))",
+      ], { cwd, env: { RELAY_STORE: ":memory:" } }).output();
+      return { ...JSON.parse(new TextDecoder().decode(res.stdout)), dir: await Deno.realPath(cwd) };
+    });
+    const names = Object.keys(out.env);
+    assert.deepEqual(names.filter((k) => /^(RELAY|GETDX|SLACK|WEBHOOK|CODER|TEAMS)_/.test(k)), [
+      "RELAY_STORE",
+    ]);
+    assert.equal(out.cwd, out.dir);
+    assert.notEqual(`${out.cwd}/`, ROOT_PATH);
+  } finally {
+    for (const [k, v] of Object.entries(before)) {
+      v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+    }
+  }
+  assert.throws(() => denoCommand("run", [], { cwd: ROOT_PATH }), /must not run in the checkout/);
+});
+
+Deno.test("tests and benchmarks start deno subprocesses only through relay_process.ts", async () => {
+  const spawn = ["new Deno", "Command(Deno.execPath()"].join(".");
+  const offenders: string[] = [];
+  for (const dir of ["tests", "bench"]) {
+    for await (const path of walk(dir)) {
+      if (path.endsWith("helpers/relay_process.ts")) continue;
+      if ((await Deno.readTextFile(new URL(path, ROOT))).includes(spawn)) offenders.push(path);
+    }
+  }
+  assert.deepEqual(offenders, []);
 });
