@@ -16,6 +16,7 @@ import {
 } from "./destinations.ts";
 import { createRoutes } from "./http/routes.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
+import { VERSION } from "./version.ts";
 import type { Fetch } from "./sinks/http.ts";
 import type { Store } from "./store/store.ts";
 
@@ -60,7 +61,11 @@ export function createApp(deps: AppDeps): App {
     now,
     refreshMs: deps.subscriptionsRefreshMs,
   });
-  const metrics = createRelayMetrics(store, now);
+  const metrics = createRelayMetrics(store, {
+    now,
+    version: VERSION,
+    destinations: async () => (await destinationSet.list()).map((d) => d.id),
+  });
   const worker = createWorker({
     store,
     destinations: destinationSet.list,
