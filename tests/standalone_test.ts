@@ -84,3 +84,58 @@ Deno.test("tests and benchmarks start deno subprocesses only through relay_proce
   }
   assert.deepEqual(offenders, []);
 });
+
+/** Written on another branch of issue 10; drop from this set once it is merged. */
+const PENDING_DOCS = new Set(["docs/architecture.md"]);
+
+Deno.test("docs: every docs/ page that src/ cites or a page links to exists", async () => {
+  const missing: string[] = [];
+  const exists = async (path: string) => {
+    try {
+      await Deno.stat(new URL(path, ROOT));
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const cite = ["DESIGN", "md"].join(".");
+  for await (const path of walk("src")) {
+    const text = await Deno.readTextFile(new URL(path, ROOT));
+    if (text.includes(cite)) missing.push(`${path} cites ${cite}`);
+    for (const [doc] of text.matchAll(/docs\/[a-z_-]+\.md/g)) {
+      if (!PENDING_DOCS.has(doc) && !await exists(doc)) missing.push(`${path} → ${doc}`);
+    }
+  }
+  const pages = ["README.md"];
+  for await (const path of walk("docs")) pages.push(path);
+  for (const page of pages) {
+    // Links outside code: fenced blocks and inline code spans are examples, not links.
+    const text = (await Deno.readTextFile(new URL(page, ROOT)))
+      .replace(/```[\s\S]*?```/g, "").replace(/`[^`\n]*`/g, "");
+    for (const [, target] of text.matchAll(/\]\(((?!https?:|#)[^)#\s]+)(#[^)]*)?\)/g)) {
+      const path = new URL(target, new URL(page, ROOT)).pathname.slice(ROOT_PATH.length);
+      if (!PENDING_DOCS.has(path) && !await exists(path)) missing.push(`${page} → ${target}`);
+    }
+  }
+  assert.deepEqual(missing, []);
+});
+
+Deno.test("README: under 250 lines, a table of contents, no command that needs deno on PATH", async () => {
+  const readme = await Deno.readTextFile(new URL("README.md", ROOT));
+  const lines = readme.split("\n");
+  assert.ok(lines.length < 250, `${lines.length} lines`);
+  assert.match(readme, /^## Contents$/m);
+  let code = false;
+  const bare: string[] = [];
+  for (const line of lines) {
+    if (line.startsWith("```")) code = !code;
+    else if (code && /(^|[\s"(])deno (task|run|test|eval|compile)\b/.test(line)) {
+      if (!/npx -y deno@\d/.test(line)) bare.push(line);
+    }
+  }
+  assert.deepEqual(bare, []);
+  const pinned = (await Deno.readTextFile(new URL(".ci/versions", ROOT))).match(
+    /^deno_version=(.+)$/m,
+  )![1];
+  for (const [, v] of readme.matchAll(/npx -y deno@([\d.]+)/g)) assert.equal(v, pinned);
+});
