@@ -14,6 +14,7 @@ import type { DestinationSet } from "./destinations/set.ts";
 import { adminAuth } from "./http/auth.ts";
 import { createRoutes } from "./http/routes.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
+import { VERSION } from "./version.ts";
 import type { Fetch } from "./sinks/http.ts";
 import type { Store } from "./store/store.ts";
 
@@ -57,7 +58,11 @@ export function createApp(deps: AppDeps): App {
     refreshMs: deps.subscriptionsRefreshMs,
   });
   const destinations = destinationSet.configured;
-  const metrics = createRelayMetrics(store, now);
+  const metrics = createRelayMetrics(store, {
+    now,
+    version: VERSION,
+    destinations: async () => (await destinationSet.list()).map((d) => d.id),
+  });
   const worker = createWorker({
     store,
     destinations: destinationSet.list,

@@ -3,6 +3,8 @@ import { ConfigError } from "../src/config.ts";
 import { destinationsFromConfig, sinkDepsFromConfig } from "../src/destinations/create.ts";
 import { route } from "../src/destinations/destination.ts";
 import { openKvStore } from "../src/store/kv.ts";
+import { runMain } from "./helpers/cli.ts";
+import { withTempDir } from "./helpers/relay_process.ts";
 import {
   golden,
   sleep,
@@ -213,16 +215,12 @@ Deno.test("adding a destination never resends old messages", async () => {
 Deno.test("a bad RELAY_CONFIG stops the real process with status 78, naming the field", async () => {
   const file = { destinations: [{ id: "x", type: "webhook", configuration: { url: "nope" } }] };
   await withConfigFile(file, async (path) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "main.ts"],
-      cwd: new URL("../", import.meta.url).pathname,
-      env: { RELAY_CONFIG: path, RELAY_STORE: ":memory:", PORT: "0" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const out = await withTempDir((dir) =>
+      runMain([], { RELAY_CONFIG: path, RELAY_STORE: ":memory:", PORT: "0" }, dir)
+    );
     assert.equal(out.code, 78);
     assert.match(
-      new TextDecoder().decode(out.stderr),
+      out.stderr,
       /RELAY_CONFIG \(.*relay\.json\) is invalid:\n\s+destinations\[0\]\.configuration\.url: expected an http\(s\) URL/,
     );
   });

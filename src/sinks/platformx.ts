@@ -1,5 +1,5 @@
 /**
- * DX PlatformX `events.track`. PlatformX has no idempotency key, so this sink is the
+ * DX PlatformX `events.track` (docs/platformx.md). PlatformX has no idempotency key, so this sink is the
  * reason fan-out copies are collapsed and lost answers become `unknown` rather than a second event.
  * Without an API key it runs dry: the same transform and identity resolution, logged instead of sent.
  *
@@ -199,7 +199,7 @@ export function createPlatformXSink(opts: PlatformXOptions): Sink {
   };
 }
 
-/** PlatformX specifics on top of the generic status reading. */
+/** PlatformX specifics on top of the generic status reading (docs/platformx.md). */
 function classify(status: number, text: string, generic: SendResult): SendResult {
   if (status >= 200 && status < 300) {
     let body: { ok?: unknown; error?: unknown } | undefined;

@@ -1,5 +1,5 @@
 /**
- * Slack, three ways: a DM to the message's recipient found by email (a drop-in for
+ * Slack (docs/slack.md), three ways: a DM to the message's recipient found by email (a drop-in for
  * Coder's sample Slack bot), a post to one channel, or an incoming webhook. A plain fetch client
  * with a timeout and no retries of its own: the worker owns retries, backoff and `Retry-After`
  * pauses. Slack reports most errors as HTTP 200 `{"ok": false, "error": …}`; they are sorted into

@@ -32,7 +32,7 @@ export interface WebhookOptions {
 
 /**
  * The envelope without build parameters: `data.parameters` may hold the user's secrets and is never
- * forwarded.
+ * forwarded (docs/coder.md).
  */
 function withoutParameters(envelope: Envelope): Envelope {
   const data = envelope.payload.data;

@@ -1,6 +1,6 @@
 /**
  * Deno KV backend: the embedded default (a local SQLite file, or `:memory:` in tests) and what Deno
- * Deploy offers. Designed around KV's limits (DESIGN.md §5): values < 64 KiB, so bodies are split
+ * Deploy offers. Designed around KV's limits (docs/architecture.md): values < 64 KiB, so bodies are split
  * into chunks; ≤ 1,000 mutations and ≤ 800 KiB per commit, so a message and all its deliveries fit
  * one atomic commit and larger bodies are compressed or refused with 413.
  *
