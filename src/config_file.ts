@@ -33,6 +33,7 @@ const DestinationSchema = z.discriminatedUnion("type", [
   variant("slack-webhook"),
   variant("webhook"),
   variant("platformx"),
+  variant("teams"),
 ], { error: `expected type ${SINK_TYPES.map((t) => `"${t}"`).join(", ")}` });
 
 /** One destination as the file defines it (no sink yet: `destinations.ts` builds those). */

@@ -13,6 +13,7 @@ import type { Fetch } from "./sinks/http.ts";
 import { createPlatformXSink } from "./sinks/platformx.ts";
 import type { Sink } from "./sinks/sink.ts";
 import { createSlackSink, createSlackWebhookSink } from "./sinks/slack.ts";
+import { teamsDestination } from "./sinks/teams.ts";
 import { createWebhookSink } from "./sinks/webhook.ts";
 
 /** One place messages go. `id` keys its delivery records: keep it stable across restarts. */
@@ -112,6 +113,8 @@ export function createSink(type: string, configuration: unknown, deps: SinkFacto
         dedupeFanout: c.dedupe_fanout,
       });
     }
+    case "teams":
+      return teamsDestination.create(teamsDestination.schema.parse(configuration), io);
     default:
       throw new UnsupportedTypeError(
         `type "${type}" is not available (available: ${SINK_TYPES.join(", ")})`,
@@ -121,11 +124,11 @@ export function createSink(type: string, configuration: unknown, deps: SinkFacto
 
 /**
  * The destinations the environment and the `RELAY_CONFIG` file define. PlatformX is always there:
- * dry-run without a key. Env ids are fixed (`platformx`, `slack`, `slack-webhook`, `webhook`).
+ * dry-run without a key. Env ids are fixed (`platformx`, `slack`, `slack-webhook`, `webhook`, `teams`).
  */
 export function destinationsFromConfig(factory: SinkFactoryDeps): Destination[] {
   const { config } = factory;
-  const { platformx, slack, webhook } = config;
+  const { platformx, slack, webhook, teams } = config;
   const env = (
     id: SinkType,
     events: EventFilter,
@@ -179,6 +182,14 @@ export function destinationsFromConfig(factory: SinkFactoryDeps): Destination[] 
       url: webhook.url,
       secret: webhook.secret,
     }));
+  }
+  if (teams.webhookUrl) {
+    // The flow URL is signed in its query: describe it by host only.
+    out.push(
+      env("teams", teams.eventsTracked, `Teams workflow at ${new URL(teams.webhookUrl).host}`, {
+        url: teams.webhookUrl,
+      }),
+    );
   }
   for (const spec of config.destinations) {
     out.push({

@@ -8,11 +8,10 @@
  */
 import { z } from "zod";
 import { WEBHOOK_SECRET_PATTERN } from "./signing.ts";
+import { TEAMS_SECRET_FIELDS, TeamsConfigSchema } from "./sinks/teams.ts";
+import { httpUrl } from "./url.ts";
 
-/** An http(s) URL kept exactly as given: a webhook receiver may care about its trailing slash. */
-export const httpUrl = z.string().trim().pipe(
-  z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }),
-);
+export { httpUrl };
 /** An API base URL, without trailing slashes, as the sinks append `/method`. */
 const apiUrl = httpUrl.transform((u) => u.replace(/\/+$/, ""));
 const secret = z.string().trim().min(1, "must not be empty");
@@ -52,6 +51,7 @@ export const SINK_CONFIG_SCHEMAS = {
     format: z.enum(["coder", "event"]).default("coder"),
     dedupe_fanout: z.boolean().default(false),
   }),
+  teams: TeamsConfigSchema,
 } as const;
 
 /** A destination type. */
@@ -72,4 +72,5 @@ export const SECRET_FIELDS: Readonly<Record<SinkType, readonly string[]>> = {
   slack: ["token"],
   "slack-webhook": ["url"],
   webhook: ["secret", "headers"],
+  teams: TEAMS_SECRET_FIELDS,
 };

@@ -87,7 +87,8 @@ export function markdownToMrkdwn(markdown: string): string {
   }).join("\n").replace(/\n{3,}/g, "\n\n").trim();
 }
 
-const PUNCTUATION = /[!-/:-@[-`{-~]/;
+/** ASCII punctuation: what CommonMark lets a backslash escape. */
+export const PUNCTUATION = /[!-/:-@[-`{-~]/;
 
 /** Converts one line's inline markup. */
 function inline(text: string): string {
@@ -136,7 +137,7 @@ function inline(text: string): string {
 }
 
 /** Index of the delimiter closing an emphasis opened at `from`, skipping escapes; undefined if none. */
-function closing(text: string, from: number, delimiter: string): number | undefined {
+export function closing(text: string, from: number, delimiter: string): number | undefined {
   if (from >= text.length || /\s/.test(text[from])) return undefined;
   for (let j = from + 1; j < text.length; j++) {
     if (text[j] === "\\") {
@@ -157,7 +158,7 @@ function closing(text: string, from: number, delimiter: string): number | undefi
 }
 
 /** `[label](url)` starting at `start`, with nested brackets and escapes in the label. */
-function parseLink(text: string, start: number) {
+export function parseLink(text: string, start: number) {
   const labelEnd = matching(text, start, "[", "]");
   if (labelEnd === undefined || text[labelEnd + 1] !== "(") return undefined;
   const urlEnd = matching(text, labelEnd + 1, "(", ")");
@@ -197,12 +198,13 @@ function linkUrl(raw: string): string | undefined {
   return url.href.replace(/\|/g, "%7C").replace(/</g, "%3C").replace(/>/g, "%3E");
 }
 
-function oneLine(text: string): string {
+/** Whitespace runs to one space, trimmed. */
+export function oneLine(text: string): string {
   return text.replace(/\s+/g, " ").trim();
 }
 
 /** Cuts to `max` characters (code points) with an ellipsis. */
-function truncate(text: string, max: number): string {
+export function truncate(text: string, max: number): string {
   const chars = Array.from(text);
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join("")}…`;
 }
