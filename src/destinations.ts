@@ -13,6 +13,7 @@ import type { Fetch } from "./sinks/http.ts";
 import { createPlatformXSink } from "./sinks/platformx.ts";
 import type { Sink } from "./sinks/sink.ts";
 import { createSlackSink, createSlackWebhookSink } from "./sinks/slack.ts";
+import { PRESETS } from "./sinks/template.ts";
 import { teamsDestination } from "./sinks/teams.ts";
 import { createWebhookSink } from "./sinks/webhook.ts";
 
@@ -111,6 +112,7 @@ export function createSink(type: string, configuration: unknown, deps: SinkFacto
         headers: c.headers,
         format: c.format,
         dedupeFanout: c.dedupe_fanout,
+        template: c.preset ? PRESETS[c.preset] : c.template,
       });
     }
     case "teams":

@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { WEBHOOK_SECRET_PATTERN } from "./signing.ts";
+import { PRESET_NAMES, templateProblem } from "./sinks/template.ts";
 import { TEAMS_SECRET_FIELDS, TeamsConfigSchema } from "./sinks/teams.ts";
 import { httpUrl } from "./url.ts";
 
@@ -50,6 +51,22 @@ export const SINK_CONFIG_SCHEMAS = {
     headers: z.record(z.string(), z.string()).default({}),
     format: z.enum(["coder", "event"]).default("coder"),
     dedupe_fanout: z.boolean().default(false),
+    /** A body template (JSON text with placeholders, or a JSON object whose strings have them). */
+    template: z.union([z.string(), z.record(z.string(), z.unknown())], {
+      error: "expected a JSON template: a string or an object",
+    }).transform((t) => typeof t === "string" ? t : JSON.stringify(t)).optional(),
+    /** A shipped template by name (`src/presets/*.json`). */
+    preset: z.enum(PRESET_NAMES).optional(),
+  }).superRefine((c, ctx) => {
+    if (c.template !== undefined && c.preset !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["preset"],
+        message: "set template or preset, not both",
+      });
+    }
+    const problem = c.template === undefined ? undefined : templateProblem(c.template);
+    if (problem) ctx.addIssue({ code: "custom", path: ["template"], message: problem });
   }),
   teams: TeamsConfigSchema,
 } as const;

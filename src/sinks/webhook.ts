@@ -7,6 +7,7 @@
  */
 import type { Envelope } from "../coder.ts";
 import { standardWebhookSignature } from "../signing.ts";
+import { renderTemplate } from "./template.ts";
 import { failureResult, type Fetch, postJson, statusResult } from "./http.ts";
 import { goneResult, type SendContext, type SendResult, type Sink } from "./sink.ts";
 
@@ -20,6 +21,8 @@ export interface WebhookOptions {
   readonly secret?: string;
   readonly headers?: Readonly<Record<string, string>>;
   readonly format: WebhookFormat;
+  /** A checked body template ({@linkcode renderTemplate}); set, it replaces `format`. */
+  readonly template?: string;
   /** Collapse one event's per-recipient copies into one request; default off. */
   readonly dedupeFanout?: boolean;
   readonly fetch: Fetch;
@@ -73,6 +76,17 @@ function toWebhookEvent(envelope: Envelope, receivedAt: number) {
   };
 }
 
+/** The request body: the template's output, the normalized event, or the envelope. */
+function webhookBody(opts: WebhookOptions, ctx: SendContext): string {
+  if (opts.template !== undefined) {
+    return renderTemplate(opts.template, ctx.envelope, ctx.receivedAt);
+  }
+  const envelope = withoutParameters(ctx.envelope);
+  return JSON.stringify(
+    opts.format === "event" ? toWebhookEvent(envelope, ctx.receivedAt) : envelope,
+  );
+}
+
 /** The webhook sink: 2xx sent; 410 disables the destination; anything else is retried. */
 export function createWebhookSink(opts: WebhookOptions): Sink {
   return {
@@ -80,10 +94,7 @@ export function createWebhookSink(opts: WebhookOptions): Sink {
     dedupeFanout: opts.dedupeFanout ?? false,
     allowsSecrets: false,
     async send(ctx: SendContext): Promise<SendResult> {
-      const envelope = withoutParameters(ctx.envelope);
-      const body = JSON.stringify(
-        opts.format === "event" ? toWebhookEvent(envelope, ctx.receivedAt) : envelope,
-      );
+      const body = webhookBody(opts, ctx);
       const timestamp = Math.floor(opts.now() / 1000);
       const headers: Record<string, string> = {
         ...opts.headers,
