@@ -15,13 +15,13 @@ import {
   createSink,
   type Destination,
   destinationsFromConfig,
-  route,
   sinkDepsFromConfig,
 } from "./destinations.ts";
 import { healthcheck } from "./healthcheck.ts";
 import { HttpError } from "./http/errors.ts";
 import { parseEnvelope } from "./http/webhook.ts";
 import { setupLogging } from "./log.ts";
+import { formatPreviews, previewAll } from "./preview.ts";
 import { serve } from "./serve.ts";
 import { request } from "./sinks/http.ts";
 import type { ProbeResult } from "./sinks/sink.ts";
@@ -39,7 +39,7 @@ export const USAGE =
 Usage: main.ts [serve]                       start the relay (default; \`deno task start\`)
        main.ts check-config [--online]        validate the configuration; --online tests credentials
        main.ts transform <file>               what each destination would receive for a Coder
-                                              webhook body (no network)
+                                              webhook body: bodies and headers (no network)
        main.ts messages list [--state S] [--destination D] [--event NAME]
                              [--since T] [--until T] [--limit N] [--cursor C]
        main.ts messages show <msg_id>
@@ -267,31 +267,11 @@ async function transform(args: string[]): Promise<number> {
   }
   const envelope = parseEnvelope(bytes);
   const destinations = await configuredAndStored(config);
-  const routed = new Set(route(destinations, envelope).map((d) => d.id));
-  const receivedAt = Date.now();
-  const results = destinations.map((d) => {
-    if (!routed.has(d.id)) {
-      return { destination: d.id, type: d.type, routed: false, note: "not routed here" };
-    }
-    const preview = d.sink.preview?.({ msgId: envelope.msg_id, envelope, receivedAt, attempt: 1 });
-    return {
-      destination: d.id,
-      type: d.type,
-      routed: true,
-      ...(preview ?? { note: "this destination type has no offline preview" }),
-    };
-  });
+  const results = previewAll(destinations, envelope, Date.now());
   print(
     Boolean(flags.json),
     { msg_id: envelope.msg_id, destinations: results },
-    () =>
-      results.map((r) =>
-        [
-          `== ${r.destination} (${r.type})${r.routed ? "" : ": not routed here"}`,
-          ...("note" in r && r.note && r.routed ? [`note: ${r.note}`] : []),
-          ...("body" in r && r.body !== undefined ? [JSON.stringify(r.body, null, 2)] : []),
-        ].join("\n")
-      ).join("\n\n"),
+    () => formatPreviews(results),
   );
   return EXIT.ok;
 }

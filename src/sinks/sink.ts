@@ -58,6 +58,8 @@ export function goneResult(reason: string, status: number): SendResult {
 export interface Preview {
   /** The request body it would get; absent when the message would fail or be skipped. */
   readonly body?: unknown;
+  /** Headers beyond `content-type` that carry meaning (a signature is described, not computed). */
+  readonly headers?: Readonly<Record<string, string>>;
   /** Why there is no body, or what is decided only at delivery time. */
   readonly note?: string;
 }

@@ -9,7 +9,7 @@ import type { Envelope } from "../coder.ts";
 import { standardWebhookSignature } from "../signing.ts";
 import { renderTemplate } from "./template.ts";
 import { failureResult, type Fetch, postJson, statusResult } from "./http.ts";
-import { goneResult, type SendContext, type SendResult, type Sink } from "./sink.ts";
+import { goneResult, type Preview, type SendContext, type SendResult, type Sink } from "./sink.ts";
 
 /** What the receiver gets: Coder's envelope as received, or the normalized event. */
 export type WebhookFormat = "coder" | "event";
@@ -122,6 +122,20 @@ export function createWebhookSink(opts: WebhookOptions): Sink {
         return { state: "temporary_failure", reason: result.reason, status: result.status };
       }
       return result;
+    },
+    preview(ctx: SendContext): Preview {
+      const body = webhookBody(opts, ctx);
+      // Configured headers are secrets (they usually carry an Authorization): names only.
+      const headers: Record<string, string> = {
+        ...Object.fromEntries(Object.keys(opts.headers ?? {}).map((k) => [k, "<configured>"])),
+        "webhook-id": ctx.msgId,
+        "webhook-timestamp": String(Math.floor(opts.now() / 1000)),
+      };
+      if (opts.secret) {
+        headers["webhook-signature"] =
+          "v1,<HMAC-SHA256 with the destination's secret, at delivery>";
+      }
+      return { body: JSON.parse(body), headers };
     },
   };
 }
