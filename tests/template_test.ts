@@ -96,6 +96,7 @@ Deno.test("template: refused at creation, naming the field, when it could fail o
     ['{"text": "{{constructor}}"}', /unknown placeholder/],
     ['{"text": "{{actions.length}}"}', /unknown placeholder/],
     ['{"text": "{{#title}}"}', /not a valid template/],
+    ['{"t": "{{#actions}}{{#labels_list}}x{{/labels_list}}{{/actions}}"}', /may not be nested/],
     ["not json {{title}}", /does not render to valid JSON/],
   ];
   for (const [template, pattern] of cases) {

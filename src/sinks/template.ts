@@ -63,6 +63,10 @@ const TOP_LEVEL = new Set([
   "actions",
   "actions_json",
 ]);
+/** Lists a section iterates over, at most {@link MAX_ITEMS} items each and never nested. */
+const LISTS = new Set(["actions", "labels_list"]);
+/** Output stays linear in the message: lists are capped and a list section may not nest another. */
+export const MAX_ITEMS = 100;
 /** Names valid inside `{{#labels_list}}` and `{{#actions}}` sections. */
 const ITEM_NAMES = new Set(["key", "value", "label", "url", "."]);
 
@@ -77,10 +81,12 @@ function record(entries: Iterable<[string, unknown]>): View {
 /** The template's view of one message: envelope fields only, never `data` (build parameters). */
 export function templateView(envelope: Envelope, receivedAt: number): View {
   const p = envelope.payload;
-  const labels = Object.entries(p.labels ?? {}).map(([k, v]) => [k, String(v)] as [string, string]);
+  const labels = Object.entries(p.labels ?? {}).slice(0, MAX_ITEMS).map((
+    [k, v],
+  ) => [k, String(v)] as [string, string]);
   const actions = (p.actions ?? []).flatMap((a) =>
     /^https?:\/\//i.test(a.url.trim()) ? [{ label: a.label, url: a.url.trim() }] : []
-  );
+  ).slice(0, MAX_ITEMS);
   const markdown = envelope.body_markdown?.trim() ? envelope.body_markdown : envelope.body;
   const summary = [
     `**${envelope.title.trim()}**`,
@@ -140,7 +146,7 @@ export function renderTemplate(template: string, envelope: Envelope, receivedAt:
 type Token = [string, string, number, number, Token[]?, ...unknown[]];
 
 /** Names a template uses that the view does not offer, or constructs it may not use. */
-function tokenProblems(tokens: Token[], inSection: boolean): string[] {
+function tokenProblems(tokens: Token[], inSection: boolean, inList = false): string[] {
   const problems: string[] = [];
   for (const [kind, name, , , children] of tokens) {
     if (kind === "text" || kind === "!" || kind === "=") continue;
@@ -157,8 +163,10 @@ function tokenProblems(tokens: Token[], inSection: boolean): string[] {
         `{{{${name}}}} inserts text unescaped: only *_json values may (use {{${name}}} in a string)`,
       );
     }
+    const list = kind === "#" && LISTS.has(name);
+    if (list && inList) problems.push(`{{#${name}}} may not be nested in another list section`);
     if ((kind === "#" || kind === "^") && children) {
-      problems.push(...tokenProblems(children, inSection || kind === "#"));
+      problems.push(...tokenProblems(children, inSection || kind === "#", inList || list));
     }
   }
   return problems;
