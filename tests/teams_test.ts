@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { Ajv } from "ajv";
 import type { Envelope } from "../src/coder.ts";
 import { isSecretMessage } from "../src/coder.ts";
+import { ConfigError, parseConfig } from "../src/config.ts";
+import { destinationsFromConfig, sinkDepsFromConfig } from "../src/destinations.ts";
 import {
   markdownToTextBlock,
   renderTeamsMessage,
@@ -114,6 +116,23 @@ Deno.test("teams card: oversized messages are cut with a visible marker, never r
   const texts = card.body.flatMap((e) => e.type === "TextBlock" ? [e.text] : []);
   assert.ok(texts.some((t) => t.endsWith(TRUNCATED_MARKER)));
   assert.equal(Array.from(texts[0]).length, TEAMS_LIMITS.title);
+});
+
+Deno.test("teams: TEAMS_WEBHOOK_URL defines destination teams; the URL is never echoed", () => {
+  const url = "https://prod-01.westus.logic.azure.com/workflows/abc/triggers/manual?sig=SECRETSIG";
+  const config = testConfig({ TEAMS_WEBHOOK_URL: url, TEAMS_EVENTS_TRACKED: "Workspace Deleted" });
+  const [d] = destinationsFromConfig(sinkDepsFromConfig(config, { fetch, now: Date.now }))
+    .filter((d) => d.id === "teams");
+  assert.equal(d.type, "teams");
+  assert.equal(d.events.all, false);
+  assert.ok(!d.description?.includes("SECRETSIG"));
+  assert.throws(
+    () => parseConfig({ TEAMS_WEBHOOK_URL: "ftp://x/?sig=SECRETSIG" }),
+    (err: Error) =>
+      err instanceof ConfigError &&
+      /TEAMS_WEBHOOK_URL: expected an http\(s\) URL/.test(err.message) &&
+      !err.message.includes("SECRETSIG"),
+  );
 });
 
 function teamsConfig(url: string) {

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import type { Envelope } from "../src/coder.ts";
+import { parseConfigFile } from "../src/config_file.ts";
 import { SINK_CONFIG_SCHEMAS } from "../src/sink_config.ts";
 import {
   PRESET_NAMES,
@@ -112,6 +113,20 @@ Deno.test("template: refused at creation, naming the field, when it could fail o
   });
   assert.ok(!both.success);
   assert.deepEqual(both.error.issues[0].path, ["preset"]);
+});
+
+Deno.test("template: a RELAY_CONFIG file names destinations[N].configuration.template", () => {
+  const file = JSON.stringify({
+    destinations: [{
+      id: "chat",
+      type: "webhook",
+      configuration: { url: "https://h.example/", template: '{"text": {{title}}}' },
+    }],
+  });
+  assert.throws(
+    () => parseConfigFile(file, new Set()),
+    /destinations\[0\]\.configuration\.template: does not render to valid JSON/,
+  );
 });
 
 Deno.test("presets: valid JSON for every golden body, within the chat tools' limits", async () => {
