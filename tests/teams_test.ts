@@ -14,6 +14,7 @@ import {
   TEAMS_LIMITS,
   TRUNCATED_MARKER,
 } from "../src/sinks/teams_card.ts";
+import { adminCall, adminConfig } from "./helpers/admin.ts";
 import {
   golden,
   goldenFiles,
@@ -196,4 +197,29 @@ Deno.test("teams: a one-time passcode is never routed to Teams", async () => {
   const res = await relay.post(otp);
   assert.equal(res.status, 200, "no destination takes it: nothing stored");
   assert.equal(flow.seen.length, 0);
+});
+
+Deno.test("teams: the admin API takes the flow URL and never returns it", async () => {
+  await using relay = await startRelay(adminConfig());
+  const url = "https://prod-01.westus.logic.azure.com/workflows/abc?sig=SECRETSIG123";
+  const created = await adminCall(relay.url, "POST", "/api/v1/webhooks/", {
+    name: "teams-ops",
+    event_types: ["*"],
+    type: "teams",
+    configuration: { url },
+  });
+  assert.equal(created.status, 201, created.text);
+  const got = await adminCall(relay.url, "GET", `/api/v1/webhooks/${created.json.id}`);
+  for (const answer of [created, got]) {
+    assert.ok(!answer.text.includes("SECRETSIG"), answer.text);
+    assert.ok(!answer.text.includes("logic.azure.com"), answer.text);
+  }
+  const bad = await adminCall(relay.url, "POST", "/api/v1/webhooks/", {
+    name: "teams-ops",
+    event_types: ["*"],
+    type: "teams",
+    configuration: { url: "javascript:alert(1)" },
+  });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.details.issues[0].path, "configuration.url");
 });
