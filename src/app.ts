@@ -7,13 +7,11 @@
  */
 import type { Config } from "./config.ts";
 import { type Clock, createWorker, type Worker } from "./delivery/worker.ts";
-import { createDestinationSet, type DestinationSet } from "./admin/subscriptions.ts";
-import {
-  createSink,
-  type Destination,
-  destinationsFromConfig,
-  sinkDepsFromConfig,
-} from "./destinations.ts";
+import { createAdminRoutes } from "./admin/api.ts";
+import { createDestinations } from "./destinations/create.ts";
+import type { Destination } from "./destinations/destination.ts";
+import type { DestinationSet } from "./destinations/set.ts";
+import { adminAuth } from "./http/auth.ts";
 import { createRoutes } from "./http/routes.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
 import type { Fetch } from "./sinks/http.ts";
@@ -51,15 +49,14 @@ export function createApp(deps: AppDeps): App {
   const clock = deps.clock ?? { now: () => Date.now() };
   const fetchFn = deps.fetch ?? fetch;
   const now = () => clock.now();
-  const sinkDeps = sinkDepsFromConfig(config, { fetch: fetchFn, now });
-  const destinations = deps.destinations ?? destinationsFromConfig(sinkDeps);
-  const destinationSet = createDestinationSet({
-    configured: destinations,
-    store,
-    build: (sub) => createSink(sub.type, sub.configuration, sinkDeps),
+  const destinationSet = createDestinations(config, {
+    fetch: fetchFn,
     now,
+    store,
+    configured: deps.destinations,
     refreshMs: deps.subscriptionsRefreshMs,
   });
+  const destinations = destinationSet.configured;
   const metrics = createRelayMetrics(store, now);
   const worker = createWorker({
     store,
@@ -74,24 +71,27 @@ export function createApp(deps: AppDeps): App {
     // A destination a sink disabled (410) takes no new messages until it is edited or restarted.
     destinations: async () => (await destinationSet.list()).filter((d) => !worker.isDisabled(d)),
     metrics,
-    admin: {
-      store,
-      token: config.adminToken,
-      destinations: destinationSet,
-      buildSink: (sub) => createSink(sub.type, sub.configuration, sinkDeps),
-      onPauseChanged: () => worker.pauseChanged(),
-      onRequeued: () => worker.poke(),
-      now,
-    },
     now,
     maxBodyBytes: config.maxBodyBytes,
     dedupeWindowMs: config.delivery.dedupeWindowMs,
     authToken: config.authToken,
     metricsToken: config.metricsToken,
-    onAccepted: () => worker.poke(),
-    onRequest: () => worker.nudge(),
+    onAccepted: () => worker.tickNow(),
+    onRequest: () => worker.tickIfLate(),
     slackSigningSecret: config.slack.signingSecret,
   });
+  // The admin API: mounted here, in one place, behind its own authentication.
+  routes.use("/api/v1/*", adminAuth(config.adminToken));
+  routes.route(
+    "/api/v1",
+    createAdminRoutes({
+      store,
+      destinations: destinationSet,
+      onPauseChanged: () => worker.pauseChanged(),
+      onRequeued: () => worker.tickNow(),
+      now,
+    }),
+  );
   let closed: Promise<void> | undefined;
   return {
     handler: async (req) => await routes.fetch(req),

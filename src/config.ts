@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { type EventFilter, parseEventFilter } from "./coder.ts";
 import { type DestinationSpec, parseConfigFile } from "./config_file.ts";
-import { httpUrl, slackIcon } from "./sink_config.ts";
+import { httpUrl, slackIcon } from "./sinks/fields.ts";
 import { WEBHOOK_SECRET_PATTERN } from "./signing.ts";
 
 /** Notifications the Python middleware tracked by default; `EVENTS_TRACKED` replaces the list. */

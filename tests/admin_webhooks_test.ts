@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import {
-  createDestinationSet,
   parseSubscription,
   patchSubscription,
   subscriptionJson,
 } from "../src/admin/subscriptions.ts";
+import { createDestinationSet } from "../src/destinations/set.ts";
 import { openKvStore } from "../src/store/kv.ts";
 import type { SubscriptionRecord } from "../src/store/store.ts";
 import { ADMIN_TOKEN, adminCall, adminConfig } from "./helpers/admin.ts";

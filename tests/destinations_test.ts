@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../src/config.ts";
-import { destinationsFromConfig, route, sinkDepsFromConfig } from "../src/destinations.ts";
+import { destinationsFromConfig, sinkDepsFromConfig } from "../src/destinations/create.ts";
+import { route } from "../src/destinations/destination.ts";
 import { openKvStore } from "../src/store/kv.ts";
 import {
   golden,

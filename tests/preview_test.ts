@@ -4,8 +4,10 @@
  */
 import assert from "node:assert/strict";
 import type { Envelope } from "../src/coder.ts";
-import { createSink, type Destination, sinkDepsFromConfig } from "../src/destinations.ts";
-import { previewDestination } from "../src/preview.ts";
+import { sinkDepsFromConfig } from "../src/destinations/create.ts";
+import type { Destination } from "../src/destinations/destination.ts";
+import { createSink } from "../src/destinations/registry.ts";
+import { previewDestination } from "../src/destinations/preview.ts";
 import { adminCall, adminConfig } from "./helpers/admin.ts";
 import { runMain } from "./helpers/cli.ts";
 import { golden, startRelay, startStub, testConfig } from "./helpers/stubs.ts";

@@ -7,7 +7,7 @@ import { Ajv } from "ajv";
 import type { Envelope } from "../src/coder.ts";
 import { isSecretMessage } from "../src/coder.ts";
 import { ConfigError, parseConfig } from "../src/config.ts";
-import { destinationsFromConfig, sinkDepsFromConfig } from "../src/destinations.ts";
+import { destinationsFromConfig, sinkDepsFromConfig } from "../src/destinations/create.ts";
 import {
   markdownToTextBlock,
   renderTeamsMessage,

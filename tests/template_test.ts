@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import type { Envelope } from "../src/coder.ts";
 import { parseConfigFile } from "../src/config_file.ts";
-import { SINK_CONFIG_SCHEMAS } from "../src/sink_config.ts";
+import { webhook } from "../src/sinks/webhook.ts";
 import {
   PRESET_NAMES,
   PRESETS,
@@ -60,7 +60,7 @@ Deno.test("template: values are JSON string content, whatever they hold", async 
 });
 
 Deno.test("template: sections over actions and labels; an object template is stringified", () => {
-  const parsed = SINK_CONFIG_SCHEMAS.webhook.parse({
+  const parsed = webhook.schema.parse({
     url: "https://hooks.example.com/x",
     template: {
       text: "{{title}}{{#actions}} <{{url}}|{{label}}>{{/actions}}",
@@ -101,12 +101,12 @@ Deno.test("template: refused at creation, naming the field, when it could fail o
     ["not json {{title}}", /does not render to valid JSON/],
   ];
   for (const [template, pattern] of cases) {
-    const r = SINK_CONFIG_SCHEMAS.webhook.safeParse({ url: "https://h.example/", template });
+    const r = webhook.schema.safeParse({ url: "https://h.example/", template });
     assert.ok(!r.success, String(template));
     assert.deepEqual(r.error.issues[0].path, ["template"], String(template));
     assert.match(r.error.issues[0].message, pattern, String(template));
   }
-  const both = SINK_CONFIG_SCHEMAS.webhook.safeParse({
+  const both = webhook.schema.safeParse({
     url: "https://h.example/",
     template: "{}",
     preset: "discord",

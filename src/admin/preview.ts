@@ -6,13 +6,11 @@
  * @module
  */
 import { z } from "zod";
-import type { Destination } from "../destinations.ts";
-import { parseEnvelope } from "../http/webhook.ts";
-import { type DestinationPreview, previewDestination } from "../preview.ts";
-import type { Sink } from "../sinks/sink.ts";
-import type { DestinationSet } from "./subscriptions.ts";
+import type { Destination } from "../destinations/destination.ts";
+import { type DestinationPreview, previewDestination } from "../destinations/preview.ts";
+import type { DestinationSet } from "../destinations/set.ts";
+import { parseEnvelope } from "../http/receiver.ts";
 import { parseSubscription } from "./subscriptions.ts";
-import type { SubscriptionRecord } from "../store/store.ts";
 
 /**
  * The body: a Coder message, and which destination: an existing one by id, a type with its
@@ -30,8 +28,8 @@ export const PreviewSchema = z.strictObject({
 
 /** What a preview needs from the admin API. */
 export interface PreviewDeps {
+  /** Its `build` makes a sink for a type and configuration, through the registry. */
   readonly destinations: DestinationSet;
-  readonly buildSink: (sub: SubscriptionRecord) => Sink;
   readonly destinationById: (id: string) => Promise<Destination>;
   readonly now: () => number;
 }
@@ -55,7 +53,12 @@ export async function preview(
       type: body.type,
       configuration: body.configuration ?? {},
     });
-    const sink = deps.buildSink({ id: "preview", ...fields, createdAt: at, updatedAt: at });
+    const sink = deps.destinations.build({
+      id: "preview",
+      ...fields,
+      createdAt: at,
+      updatedAt: at,
+    });
     const d: Destination = {
       id: "preview",
       type: fields.type,

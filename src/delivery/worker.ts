@@ -1,7 +1,7 @@
 /**
  * The delivery loop: leases due deliveries per destination, sends them, records the outcome. A
  * timer, not a KV queue, so it runs the same on Deno Deploy (which has no `listenQueue`); receivers
- * also `poke()` it so a fresh message leaves at once instead of at the next poll.
+ * also call `tickNow()` so a fresh message leaves at once instead of at the next poll.
  *
  * Each destination has its own concurrency, pause (after `Retry-After`) and backoff, so a failing
  * Slack never holds up PlatformX.
@@ -10,7 +10,7 @@
  */
 import { type Envelope, EnvelopeSchema } from "../coder.ts";
 import type { DeliveryConfig } from "../config.ts";
-import type { Destination } from "../destinations.ts";
+import type { Destination } from "../destinations/destination.ts";
 import { logger } from "../log.ts";
 import type { SendResult, Sink } from "../sinks/sink.ts";
 import type { RelayMetrics } from "../metrics.ts";
@@ -38,13 +38,13 @@ export interface WorkerDeps {
 export interface Worker {
   /** Starts polling. */
   start(): void;
-  /** Asks for a tick soon: new work may be due. */
-  poke(): void;
+  /** Schedules a tick at once (new work may be due) instead of waiting for the next poll. */
+  tickNow(): void;
   /**
    * Ticks only if the timer has fallen behind, as it does where the platform freezes idle timers
    * (Deno Deploy): cheap enough to call on every request.
    */
-  nudge(): void;
+  tickIfLate(): void;
   /** Runs one tick now and waits for the sends it started. For tests and `send-test`. */
   runOnce(): Promise<void>;
   /** Stops polling and waits for in-flight sends to be recorded. */
@@ -318,10 +318,10 @@ export function createWorker(deps: WorkerDeps): Worker {
       started = true;
       schedule(0);
     },
-    poke() {
+    tickNow() {
       schedule(0);
     },
-    nudge() {
+    tickIfLate() {
       if (started && !ticking && timerAt < clock.now() - config.pollMs) schedule(0);
     },
     async runOnce() {

@@ -82,8 +82,22 @@ export interface Sink {
   /** Whether it may carry secrets (one-time passcodes): only a DM to the recipient may. */
   readonly allowsSecrets: boolean;
   send(ctx: SendContext): Promise<SendResult>;
-  /** The transform alone, offline. Optional: the CLI says so for sinks without it. */
+  /**
+   * The transform alone, offline (`transform`, `POST /api/v1/preview`). Every registered type has
+   * one ({@linkcode PreviewSink}); optional here for test doubles.
+   */
   preview?(ctx: SendContext): Preview;
   /** Checks the credentials without delivering anything. Optional, like `preview`. */
   probe?(): Promise<ProbeResult>;
+}
+
+/**
+ * A sink that shows offline what it would send: what every destination type's `create` returns, so
+ * a type without a preview does not compile.
+ */
+export type PreviewSink = Sink & { preview(ctx: SendContext): Preview };
+
+/** A destination names a type this build has no sink for (the admin API answers 400). */
+export class UnsupportedTypeError extends Error {
+  override name = "UnsupportedTypeError";
 }

@@ -3,21 +3,21 @@
  * webhook alerts to a channel": one Adaptive Card per message ({@linkcode renderTeamsMessage}), so
  * the flow needs no custom parsing. The flow URL carries its own signature: it is a secret.
  *
- * Self-contained, as a destination type descriptor: schema, secret fields, factory, environment.
- *
  * @module
  */
 import { z } from "zod";
-import { httpUrl } from "../url.ts";
+import type { EventFilter } from "../coder.ts";
+import { httpUrl } from "./fields.ts";
 import { failureResult, type Fetch, postJson, statusResult } from "./http.ts";
-import { goneResult, type Preview, type SendContext, type SendResult, type Sink } from "./sink.ts";
+import {
+  goneResult,
+  type Preview,
+  type PreviewSink,
+  type SendContext,
+  type SendResult,
+} from "./sink.ts";
 import { renderTeamsMessage } from "./teams_card.ts";
-
-/** The `teams` destination's configuration: the Workflows webhook URL. */
-export const TeamsConfigSchema = z.strictObject({ url: httpUrl });
-
-/** The flow URL is signed (`sig=…`): whoever has it can post to the channel. */
-export const TEAMS_SECRET_FIELDS: readonly string[] = ["url"];
+import { destinationType } from "./type.ts";
 
 /** Options for {@linkcode createTeamsSink}. */
 export interface TeamsOptions {
@@ -32,7 +32,7 @@ export interface TeamsOptions {
  * `Retry-After`; 404/403/410 mean the flow was deleted, turned off or its URL revoked, so the
  * destination is disabled; other 4xx fail the message. Not idempotent: the flow posts every request.
  */
-export function createTeamsSink(opts: TeamsOptions): Sink {
+export function createTeamsSink(opts: TeamsOptions): PreviewSink {
   return {
     idempotent: false,
     dedupeFanout: true,
@@ -53,17 +53,28 @@ export function createTeamsSink(opts: TeamsOptions): Sink {
   };
 }
 
-/** The `teams` type as one descriptor: what a registry of destination types needs. */
-export const teamsDestination = {
+/** What the `teams` type reads from the relay's configuration. */
+interface TeamsSettings {
+  readonly teams: { readonly webhookUrl?: string; readonly eventsTracked: EventFilter };
+}
+
+/**
+ * The `teams` destination type. The flow URL is signed (`sig=…`): whoever has it can post to the
+ * channel, so it is a secret. `TEAMS_WEBHOOK_URL` / `TEAMS_EVENTS_TRACKED` define one.
+ */
+export const teams = destinationType({
   type: "teams",
-  schema: TeamsConfigSchema,
-  secretFields: TEAMS_SECRET_FIELDS,
-  create(
-    config: z.output<typeof TeamsConfigSchema>,
-    deps: { fetch: Fetch; now: () => number; timeoutMs: number },
-  ): Sink {
-    return createTeamsSink({ ...deps, url: config.url });
-  },
-  /** `TEAMS_WEBHOOK_URL` / `TEAMS_EVENTS_TRACKED` define one destination with id `teams`. */
-  env: { url: "TEAMS_WEBHOOK_URL", events: "TEAMS_EVENTS_TRACKED" },
-} as const;
+  schema: z.strictObject({ url: httpUrl }),
+  secretFields: ["url"],
+  create: (c, deps) =>
+    createTeamsSink({ url: c.url, fetch: deps.fetch, now: deps.now, timeoutMs: deps.timeoutMs }),
+  env: ({ teams }: TeamsSettings) =>
+    teams.webhookUrl
+      ? {
+        events: teams.eventsTracked,
+        // The signature is in the query: describe the flow by host only.
+        description: `Teams workflow at ${new URL(teams.webhookUrl).host}`,
+        configuration: { url: teams.webhookUrl },
+      }
+      : undefined,
+});

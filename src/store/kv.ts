@@ -27,6 +27,7 @@ import {
   type AcceptInput,
   type AcceptResult,
   applyOutcome,
+  BodyTooLargeForStoreError,
   closedByDeletion,
   decodeCursor,
   DELETED_DESTINATION_REASON,
@@ -69,11 +70,6 @@ interface StoredMeta extends MessageRecord {
 interface DedupeEntry {
   readonly msgId: string;
   readonly expiresAt: number;
-}
-
-/** The body is larger than one KV commit can hold, even compressed: the receiver answers 413. */
-export class BodyTooLargeForStoreError extends Error {
-  override name = "BodyTooLargeForStoreError";
 }
 
 /** What one message adds to a commit, measured against {@link BATCH_LIMITS}. */

@@ -260,6 +260,15 @@ export interface Store {
 }
 
 /**
+ * The body is larger than the store can hold (a KV commit, even compressed): the receiver answers
+ * 413. Declared here, beside the other store errors, so the HTTP layer maps it without knowing which
+ * backend raised it.
+ */
+export class BodyTooLargeForStoreError extends Error {
+  override name = "BodyTooLargeForStoreError";
+}
+
+/**
  * Thrown by a backend that cannot take writes right now (disk full, database down). The receiver
  * answers 503 so that Coder retries; nothing was acknowledged.
  */

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { type Envelope, isSecretMessage, matchesFilter } from "./coder.ts";
-import type { Destination } from "./destinations.ts";
+import { type Envelope, isSecretMessage } from "../coder.ts";
+import { type Destination, route } from "./destination.ts";
 
 /** One destination's preview. `body`/`headers` as it would be sent; `note` says what else applies. */
 export interface DestinationPreview {
@@ -31,6 +31,7 @@ export function previewDestination(
   always = false,
 ): DestinationPreview {
   const head = { destination: d.id, type: d.type };
+  const routed = route([d], envelope).length > 0;
   if (isSecretMessage(envelope.payload) && !d.sink.allowsSecrets) {
     return {
       ...head,
@@ -38,18 +39,18 @@ export function previewDestination(
       note: "a one-time passcode: it only ever goes as a Slack DM to its recipient, never here",
     };
   }
-  const why = !d.enabled
+  const why = routed
+    ? undefined
+    : !d.enabled
     ? "this destination is disabled"
-    : !matchesFilter(d.events, envelope.payload.notification_name)
-    ? `not subscribed to "${envelope.payload.notification_name}"`
-    : undefined;
+    : `not subscribed to "${envelope.payload.notification_name}"`;
   if (why && !always) return { ...head, routed: false, note: why };
   const preview = d.sink.preview?.({ msgId: envelope.msg_id, envelope, receivedAt, attempt: 1 }) ??
-    { note: "this destination type has no offline preview" };
+    { note: "this destination has no offline preview" };
   const note = [why && `not routed: ${why}`, preview.note].filter(Boolean).join("; ");
   return {
     ...head,
-    routed: why === undefined,
+    routed,
     ...(preview.body !== undefined ? { body: preview.body } : {}),
     ...(preview.headers ? { headers: preview.headers } : {}),
     ...(note ? { note } : {}),

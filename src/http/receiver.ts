@@ -1,11 +1,12 @@
 /**
- * The Coder webhook receiver: authenticate, read under the size limit, validate, route, store, ack.
+ * The Coder webhook receiver: read under the size limit, validate, route, store, ack (credentials
+ * are checked before, by middleware in `routes.ts`).
  * The 2xx goes out only after the store has the message; anything else leaves the store unchanged.
  *
  * @module
  */
 import { type Envelope, EnvelopeSchema, eventKey } from "../coder.ts";
-import { type Destination, route } from "../destinations.ts";
+import { type Destination, route } from "../destinations/destination.ts";
 import { logger } from "../log.ts";
 import type { RelayMetrics } from "../metrics.ts";
 import type { Store } from "../store/store.ts";
