@@ -11,7 +11,7 @@
  * @module
  */
 import { type Envelope, isSecretMessage } from "../coder.ts";
-import { closing, oneLine, parseLink, PUNCTUATION, truncate } from "./slack_message.ts";
+import { type InlineRenderer, oneLine, renderInline, truncate } from "./markdown.ts";
 
 /** Teams' limits that a Coder message can reach (characters, except `bytes`). */
 export const TEAMS_LIMITS = {
@@ -187,51 +187,20 @@ export function markdownToTextBlock(markdown: string): string {
     .replace(/([^\n])\n(?!\s*(?:- |\d+\. ))([^\n])/g, "$1\n\n$2");
 }
 
-/** Converts one line's inline markup. */
+/** A TextBlock's way of writing each inline construct: no code spans, no strike-through. */
+const TEXT_BLOCK: InlineRenderer = {
+  text: escapeChars,
+  code: escapeChars,
+  link(label, raw) {
+    const url = httpUrl(raw);
+    return url ? `[${label}](${url})` : label;
+  },
+  emphasis: (kind, inner) =>
+    kind === "strike" ? inner : kind === "strong" ? `**${inner}**` : `_${inner}_`,
+};
+
 function inline(text: string): string {
-  let out = "";
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i];
-    if (c === "\\" && i + 1 < text.length && PUNCTUATION.test(text[i + 1])) {
-      out += escapeChars(text[i + 1]);
-      i += 2;
-      continue;
-    }
-    if (c === "`") {
-      const end = text.indexOf("`", i + 1);
-      if (end > i + 1) {
-        out += escapeChars(text.slice(i + 1, end));
-        i = end + 1;
-        continue;
-      }
-    }
-    if (c === "[") {
-      const link = parseLink(text, i);
-      if (link) {
-        const label = inline(link.label);
-        const url = httpUrl(link.url);
-        out += url ? `[${label}](${url})` : label;
-        i = link.end;
-        continue;
-      }
-    }
-    const delimiter = ["**", "__", "~~", "*", "_"].find((d) => text.startsWith(d, i));
-    // `snake_case` is not emphasis (CommonMark: no intraword `_`).
-    if (delimiter && !(delimiter[0] === "_" && /[\p{L}\p{N}]/u.test(text[i - 1] ?? ""))) {
-      const end = closing(text, i + delimiter.length, delimiter);
-      if (end !== undefined) {
-        const inner = inline(text.slice(i + delimiter.length, end));
-        const mark = delimiter === "~~" ? "" : delimiter.length === 2 ? "**" : "_";
-        out += `${mark}${inner}${mark}`;
-        i = end + delimiter.length;
-        continue;
-      }
-    }
-    out += escapeChars(c);
-    i++;
-  }
-  return out;
+  return renderInline(text, TEXT_BLOCK);
 }
 
 /** A URL fit for a link or button: http(s) only, normalised, parentheses encoded; else undefined. */

@@ -16,6 +16,7 @@
 // @ts-types="npm:@types/mustache@^4.2.6"
 import Mustache from "mustache";
 import type { Envelope } from "../coder.ts";
+import { truncate } from "./markdown.ts";
 import discord from "../presets/discord.json" with { type: "json" };
 import googleChat from "../presets/google-chat.json" with { type: "json" };
 import mattermost from "../presets/mattermost.json" with { type: "json" };
@@ -101,9 +102,9 @@ export function templateView(envelope: Envelope, receivedAt: number): View {
     ["title_markdown", envelope.title_markdown ?? envelope.title],
     ["body", envelope.body],
     ["body_markdown", markdown],
-    ["body_short", cut(envelope.body.trim(), SHORT_CHARS)],
-    ["body_markdown_short", cut(markdown.trim(), SHORT_CHARS)],
-    ["summary_markdown", cut(summary, SUMMARY_CHARS)],
+    ["body_short", truncate(envelope.body.trim(), SHORT_CHARS)],
+    ["body_markdown_short", truncate(markdown.trim(), SHORT_CHARS)],
+    ["summary_markdown", truncate(summary, SUMMARY_CHARS)],
     ["timestamp", new Date(receivedAt).toISOString()],
     ["user_id", p.user_id ?? ""],
     ["user_name", p.user_name ?? ""],
@@ -115,12 +116,6 @@ export function templateView(envelope: Envelope, receivedAt: number): View {
     ["actions", actions.map((a) => record([["label", a.label], ["url", a.url]]))],
     ["actions_json", safeJson(actions)],
   ]);
-}
-
-/** Cuts to `max` code points with an ellipsis. */
-function cut(text: string, max: number): string {
-  const chars = Array.from(text);
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join("")}…`;
 }
 
 /** A value as the content of a JSON string, also safe inside HTML `<script>`. */
