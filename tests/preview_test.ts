@@ -136,6 +136,12 @@ Deno.test("preview: POST /api/v1/preview by type, by id, and for everything; not
     destination: "nope",
   });
   assert.equal(unknown.status, 404);
+  const anonymous = await fetch(`${relay.url}/api/v1/preview`, {
+    method: "POST",
+    body: JSON.stringify({ message, destination: "teams" }),
+  });
+  assert.equal(anonymous.status, 401, "the admin token guards previews like the rest of /api/v1");
+  await anonymous.body?.cancel();
   assert.equal(flow.seen.length, 0, "a preview never sends");
 });
 
