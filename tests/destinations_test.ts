@@ -153,7 +153,7 @@ Deno.test("RELAY_CONFIG errors name the path of the bad field", async () => {
       /destinations\[1\]\.id: duplicate id "a"/,
     ],
     [
-      { destinations: [{ id: "x", type: "teams", configuration: {} }] },
+      { destinations: [{ id: "x", type: "pigeon", configuration: {} }] },
       /destinations\[0\]\.type: expected type .*"slack-webhook"/,
     ],
     [

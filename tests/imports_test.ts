@@ -81,9 +81,10 @@ const LAYERS: readonly (readonly string[])[] = [
     "delivery/backoff.ts",
     "store/group_commit.ts",
     "store/pg_",
+    "presets/", // data: the webhook templates shipped as JSON
   ],
   // contracts: what a store and a sink are, and the sinks' shared HTTP client
-  ["store/store.ts", "sinks/sink.ts", "sinks/http.ts", "sinks/fields.ts"],
+  ["store/store.ts", "sinks/sink.ts", "sinks/http.ts", "sinks/fields.ts", "sinks/markdown.ts"],
   ["identity.ts", "sinks/slack_message.ts", "sinks/type.ts"],
   // implementations: destination types, store backends, metrics
   ["sinks/", "store/kv.ts", "store/postgres.ts", "metrics.ts"],

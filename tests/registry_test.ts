@@ -12,13 +12,14 @@ import { testConfig } from "./helpers/stubs.ts";
 import { sinkDepsFromConfig } from "../src/destinations/create.ts";
 
 Deno.test("registry: one entry per type, names unique, secrets derived from the descriptors", () => {
-  assert.deepEqual(TYPE_NAMES, ["platformx", "slack", "slack-webhook", "webhook"]);
+  assert.deepEqual(TYPE_NAMES, ["platformx", "slack", "slack-webhook", "webhook", "teams"]);
   assert.equal(new Set(TYPE_NAMES).size, DESTINATION_TYPES.length);
   assert.deepEqual(SECRET_FIELDS, {
     platformx: ["api_key"],
     slack: ["token"],
     "slack-webhook": ["url"],
     webhook: ["secret", "headers"],
+    teams: ["url"],
   });
   assert.equal(destinationTypeOf("teams-typo"), undefined);
 });
@@ -33,7 +34,7 @@ Deno.test("registry: createSink parses with the type's schema and refuses unknow
     (err) =>
       err instanceof UnsupportedTypeError &&
       err.message === 'type "pager" is not available (available: ' +
-          "platformx, slack, slack-webhook, webhook)",
+          "platformx, slack, slack-webhook, webhook, teams)",
   );
 });
 
@@ -41,7 +42,7 @@ Deno.test("registry: the config file's union is built from the registry", () => 
   assert.throws(
     () =>
       parseConfigFile(JSON.stringify({ destinations: [{ id: "x", type: "pager" }] }), new Set()),
-    /expected type "platformx", "slack", "slack-webhook", "webhook"/,
+    /expected type "platformx", "slack", "slack-webhook", "webhook", "teams"/,
   );
   const [spec] = parseConfigFile(
     JSON.stringify({

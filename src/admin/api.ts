@@ -23,6 +23,7 @@ import {
   subscriptionJson,
   unknownEventWarnings,
 } from "./subscriptions.ts";
+import { preview, PreviewSchema } from "./preview.ts";
 import { sendTest } from "./test_send.ts";
 import { deliveryJson, messageJson, MessageQuerySchema, pauseJson } from "./views.ts";
 
@@ -114,6 +115,12 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     const warnings = unknownEventWarnings(sub.eventTypes);
     return { ...subscriptionJson(sub), ...(warnings.length ? { warnings } : {}) };
   }
+
+  // What a destination would receive: offline, nothing stored, nothing sent.
+  app.post("/preview", async (c) => {
+    const body = await readJson(c.req.raw, PreviewSchema);
+    return c.json(await preview(body, { ...deps, destinationById }));
+  });
 
   // Subscriptions, in CloudTruth's shape (DRF-style list with `results`).
   app.get("/webhooks", async (c) => {

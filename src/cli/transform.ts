@@ -1,10 +1,10 @@
 /**
  * `transform <file>`: what each destination would receive for a Coder webhook body, rendered by the
- * sinks' offline previews (no network).
+ * sinks' offline previews (no network); the same previews as `POST /api/v1/preview`.
  *
  * @module
  */
-import { route } from "../destinations/destination.ts";
+import { formatPreviews, previewAll } from "../destinations/preview.ts";
 import { parseEnvelope } from "../http/receiver.ts";
 import {
   type CliContext,
@@ -22,7 +22,7 @@ import {
 export const transform: Command = {
   name: "transform",
   usage: `main.ts transform <file>               what each destination would receive for a Coder
-                                       webhook body (no network)`,
+                                       webhook body: bodies and headers (no network)`,
   run,
 };
 
@@ -39,31 +39,11 @@ async function run(args: string[], cli: CliContext): Promise<number> {
   }
   const envelope = parseEnvelope(bytes);
   const destinations = await configuredAndStored(config);
-  const routed = new Set(route(destinations, envelope).map((d) => d.id));
-  const receivedAt = Date.now();
-  const results = destinations.map((d) => {
-    if (!routed.has(d.id)) {
-      return { destination: d.id, type: d.type, routed: false, note: "not routed here" };
-    }
-    const preview = d.sink.preview?.({ msgId: envelope.msg_id, envelope, receivedAt, attempt: 1 });
-    return {
-      destination: d.id,
-      type: d.type,
-      routed: true,
-      ...(preview ?? { note: "this destination type has no offline preview" }),
-    };
-  });
+  const results = previewAll(destinations, envelope, Date.now());
   print(
     Boolean(flags.json),
     { msg_id: envelope.msg_id, destinations: results },
-    () =>
-      results.map((r) =>
-        [
-          `== ${r.destination} (${r.type})${r.routed ? "" : ": not routed here"}`,
-          ...("note" in r && r.note && r.routed ? [`note: ${r.note}`] : []),
-          ...("body" in r && r.body !== undefined ? [JSON.stringify(r.body, null, 2)] : []),
-        ].join("\n")
-      ).join("\n\n"),
+    () => formatPreviews(results),
   );
   return EXIT.ok;
 }

@@ -8,13 +8,14 @@
  * @module
  */
 import { platformx } from "../sinks/platformx.ts";
-import { type Sink, UnsupportedTypeError } from "../sinks/sink.ts";
+import { type PreviewSink, UnsupportedTypeError } from "../sinks/sink.ts";
 import { slack, slackWebhook } from "../sinks/slack.ts";
+import { teams } from "../sinks/teams.ts";
 import { webhook } from "../sinks/webhook.ts";
 import type { DestinationType, SinkDeps } from "../sinks/type.ts";
 
 /** The registry. Order is the order of environment destinations and of error messages. */
-export const DESTINATION_TYPES = [platformx, slack, slackWebhook, webhook] as const;
+export const DESTINATION_TYPES = [platformx, slack, slackWebhook, webhook, teams] as const;
 
 /** A destination type's name: a union of literals, so a `Record` over it must name every type. */
 export type DestinationTypeName = (typeof DESTINATION_TYPES)[number]["type"];
@@ -72,7 +73,7 @@ export function createSink(
   type: string,
   configuration: unknown,
   deps: SinkDeps<RegistrySettings>,
-): Sink {
+): PreviewSink {
   const descriptor = destinationTypeOf(type);
   if (!descriptor) {
     throw new UnsupportedTypeError(

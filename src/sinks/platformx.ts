@@ -12,7 +12,7 @@ import { destinationType } from "./type.ts";
 import type { IdentityResolver } from "../identity.ts";
 import { logger, maskEmail } from "../log.ts";
 import { failureResult, type Fetch, postJson, statusResult, summarize } from "./http.ts";
-import type { Preview, ProbeResult, SendContext, SendResult, Sink } from "./sink.ts";
+import type { Preview, PreviewSink, ProbeResult, SendContext, SendResult } from "./sink.ts";
 
 /** The body of one `events.track` call. */
 export interface PlatformXEvent {
@@ -107,7 +107,7 @@ export interface PlatformXOptions {
 const log = logger("sink", "platformx");
 
 /** The PlatformX sink: one event per Coder event, never repeated on purpose. */
-export function createPlatformXSink(opts: PlatformXOptions): Sink {
+export function createPlatformXSink(opts: PlatformXOptions): PreviewSink {
   const url = `${opts.apiUrl}/events.track`;
 
   async function subjectEmail(envelope: Envelope): Promise<string | SendResult> {

@@ -23,7 +23,13 @@ import {
   statusResult,
   summarize,
 } from "./http.ts";
-import { goneResult, type SendContext, type SendResult, type Sink } from "./sink.ts";
+import {
+  goneResult,
+  type Preview,
+  type PreviewSink,
+  type SendContext,
+  type SendResult,
+} from "./sink.ts";
 import { renderSlackMessage } from "./slack_message.ts";
 
 /** Slack errors retrying cannot fix: a token, scope, channel or message problem. */
@@ -144,7 +150,7 @@ type Lookup = { readonly id: string } | { readonly missing: string };
  * The Web API sink. DM mode fans out per recipient and may carry one-time passcodes (they go to
  * their own recipient); channel mode posts each event once and never carries secrets.
  */
-export function createSlackSink(opts: SlackOptions): Sink {
+export function createSlackSink(opts: SlackOptions): PreviewSink {
   const headers = { authorization: `Bearer ${opts.token}` };
   const lookups = createTtlCache<Lookup>(opts.now);
   const hitTtl = opts.lookupHitTtlMs ?? 60 * 60_000;
@@ -189,6 +195,16 @@ export function createSlackSink(opts: SlackOptions): Sink {
     return id;
   }
 
+  function postMessageBody(channel: string, envelope: Envelope) {
+    return {
+      channel,
+      ...renderSlackMessage(envelope),
+      ...styleFields(opts),
+      unfurl_links: false,
+      unfurl_media: false,
+    };
+  }
+
   async function target(envelope: Envelope): Promise<string | SendResult> {
     if (opts.channel) return opts.channel;
     const email = envelope.payload.user_email?.trim();
@@ -208,13 +224,7 @@ export function createSlackSink(opts: SlackOptions): Sink {
     async send(ctx: SendContext): Promise<SendResult> {
       const channel = await target(ctx.envelope);
       if (typeof channel !== "string") return channel;
-      const body = {
-        channel,
-        ...renderSlackMessage(ctx.envelope),
-        ...styleFields(opts),
-        unfurl_links: false,
-        unfurl_media: false,
-      };
+      const body = postMessageBody(channel, ctx.envelope);
       const answer = await postJson(opts.fetch, `${opts.apiUrl}/chat.postMessage`, body, {
         headers: { ...headers, "content-type": "application/json; charset=utf-8" },
         timeoutMs: opts.timeoutMs,
@@ -222,6 +232,17 @@ export function createSlackSink(opts: SlackOptions): Sink {
       if (answer.kind !== "response") return failureResult(answer, false);
       const result = slackResult(answer, opts.now(), false);
       return "ok" in result ? { state: "sent", status: answer.status } : result;
+    },
+    preview(ctx: SendContext): Preview {
+      if (opts.channel) return { body: postMessageBody(opts.channel, ctx.envelope) };
+      const email = ctx.envelope.payload.user_email?.trim();
+      if (!email) {
+        return { note: "permanent failure at delivery: no payload.user_email to send a DM to" };
+      }
+      return {
+        body: postMessageBody(`<Slack user id of ${maskEmail(email)}>`, ctx.envelope),
+        note: "a DM: the channel is the recipient's user id, looked up by email at delivery",
+      };
     },
   };
 }
@@ -252,13 +273,17 @@ const GONE_HOOK_ERRORS = new Set([
 ]);
 
 /** An incoming webhook: one channel chosen when the hook was made, real HTTP statuses. */
-export function createSlackWebhookSink(opts: SlackWebhookOptions): Sink {
+export function createSlackWebhookSink(opts: SlackWebhookOptions): PreviewSink {
+  const hookBody = (ctx: SendContext) => ({
+    ...renderSlackMessage(ctx.envelope),
+    ...styleFields(opts),
+  });
   return {
     idempotent: false,
     dedupeFanout: true,
     allowsSecrets: false,
     async send(ctx: SendContext): Promise<SendResult> {
-      const body = { ...renderSlackMessage(ctx.envelope), ...styleFields(opts) };
+      const body = hookBody(ctx);
       const answer = await postJson(opts.fetch, opts.url, body, { timeoutMs: opts.timeoutMs });
       if (answer.kind !== "response") return failureResult(answer, false);
       const result = statusResult(answer, opts.now(), "Slack incoming webhook");
@@ -267,6 +292,9 @@ export function createSlackWebhookSink(opts: SlackWebhookOptions): Sink {
       return answer.status === 410 || GONE_HOOK_ERRORS.has(answer.text.trim())
         ? goneResult(result.reason, answer.status)
         : result;
+    },
+    preview(ctx: SendContext): Preview {
+      return { body: hookBody(ctx) };
     },
   };
 }

@@ -16,8 +16,9 @@
  *   they define none. Its id is the type name. It may return what the schema would refuse (the
  *   dry-run PlatformX has no key); the variables were validated by `config.ts`.
  *
- * Offline previews (`transform`) and online checks (`check-config --online`) are methods of the
- * sink a descriptor creates (`Sink.preview`, `Sink.probe`).
+ * Offline previews (`transform`, `POST /api/v1/preview`) and online checks (`check-config
+ * --online`) are methods of the sink a descriptor creates. `create` must return a
+ * {@linkcode PreviewSink}: every type shows offline what it would send; `Sink.probe` is optional.
  *
  * @module
  */
@@ -25,7 +26,7 @@ import type { z } from "zod";
 import type { EventFilter } from "../coder.ts";
 import type { IdentityResolver } from "../identity.ts";
 import type { Fetch } from "./http.ts";
-import type { Sink } from "./sink.ts";
+import type { PreviewSink } from "./sink.ts";
 
 /** What creating a sink may use besides the destination's own configuration. */
 export interface SinkDeps<Settings = unknown> {
@@ -60,7 +61,7 @@ export interface DestinationType<
   readonly type: Type;
   readonly schema: z.ZodType<Configuration>;
   readonly secretFields: readonly FieldOf<Configuration>[];
-  create(configuration: Configuration, deps: SinkDeps<Settings>): Sink;
+  create(configuration: Configuration, deps: SinkDeps<Settings>): PreviewSink;
   env?(settings: Settings): EnvDestination<Configuration> | undefined;
 }
 
