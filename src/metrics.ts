@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { QueueStats, Store } from "./store/store.ts";
+import type { MessageLog, QueueStats, Settings } from "./store/store.ts";
 
 /** Label values by label name. */
 export type Labels = Readonly<Record<string, string>>;
@@ -126,14 +126,20 @@ export interface RelayMetrics {
   readonly deliveryLatency: Histogram;
   /** Seconds per `store.accept`. */
   readonly storeWriteLatency: Histogram;
+  /** Open deliveries older than retention, as the retention task last counted them. */
+  readonly retentionOverdue: { set(count: number): void };
 }
 
 /**
  * Creates the relay's metrics. Queue depth, oldest queued age and pause switches are read from
  * `store` at scrape time; `now` ages them.
  */
-export function createRelayMetrics(store: Store, now: () => number): RelayMetrics {
+export function createRelayMetrics(
+  store: Pick<MessageLog, "queueStats"> & Pick<Settings, "getPause">,
+  now: () => number,
+): RelayMetrics {
   const registry = createRegistry();
+  let overdue = 0;
   const metrics: RelayMetrics = {
     registry,
     received: registry.counter("relay_messages_received_total", "Webhook requests received."),
@@ -159,6 +165,11 @@ export function createRelayMetrics(store: Store, now: () => number): RelayMetric
       "Time to store one accepted message durably.",
       STORE_BUCKETS,
     ),
+    retentionOverdue: {
+      set(count) {
+        overdue = count;
+      },
+    },
   };
   // Both queue gauges come from one store scan per scrape: gauges render in order, the first
   // scans, the second reuses its result.
@@ -190,6 +201,20 @@ export function createRelayMetrics(store: Store, now: () => number): RelayMetric
         ...p.destinations.map((destination) => ({ labels: { destination }, value: 1 })),
       ];
     },
+  );
+  registry.gauge(
+    "relay_destination_disabled",
+    "Destinations a sink reported gone (1): their deliveries are held until edited or resumed.",
+    async () =>
+      Object.keys((await store.getPause()).disabled ?? {}).map((destination) => ({
+        labels: { destination },
+        value: 1,
+      })),
+  );
+  registry.gauge(
+    "relay_retention_overdue",
+    "Unfinished deliveries received longer than RELAY_RETENTION_DAYS ago (kept, never purged).",
+    () => Promise.resolve([{ labels: {}, value: overdue }]),
   );
   return metrics;
 }

@@ -55,7 +55,7 @@ export async function serve(config: Config): Promise<void> {
       return Response.json({ error: "internal_error", message: "internal error" }, { status: 500 });
     },
   }, app.handler);
-  app.worker.start();
+  app.start();
 
   const stop = () => {
     if (ac.signal.aborted) return;

@@ -142,6 +142,10 @@ export function pauseJson(p: PauseState) {
   return {
     paused: p.all,
     paused_destinations: p.destinations,
+    // Destinations a sink reported gone: their deliveries are held until edited or resumed.
+    disabled_destinations: Object.fromEntries(
+      Object.entries(p.disabled ?? {}).map(([id, h]) => [id, { reason: h.reason, at: iso(h.at) }]),
+    ),
     updated_at: p.updatedAt ? iso(p.updatedAt) : null,
   };
 }
@@ -227,6 +231,11 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     deps.buildSink(sub);
     await deps.store.putSubscription(sub);
     await deps.destinations.reload();
+    // An edit re-enables a destination its sink had reported gone: its held deliveries go out.
+    if ((await deps.store.getPause()).disabled?.[sub.id]) {
+      await deps.store.setDisabled(sub.id, null, now);
+      deps.onPauseChanged();
+    }
     log.info("subscription {id} ({type}, {name}) {action}", {
       id: sub.id,
       type: sub.type,

@@ -29,12 +29,14 @@ import {
   applyOutcome,
   closedByDeletion,
   decodeCursor,
-  DELETED_DESTINATION_REASON,
   type DeliveryRecord,
+  type DestinationHold,
   encodeCursor,
   FINAL_STATES,
   GIVEN_UP_STATES,
+  isRetryable,
   type Lease,
+  markDisabled,
   matchesMessageFilter,
   type MessageFilter,
   type MessagePage,
@@ -46,7 +48,6 @@ import {
   type PauseState,
   type QueueStats,
   requeued,
-  RETRYABLE_STATES,
   type Store,
   StoreUnavailableError,
   type SubscriptionRecord,
@@ -397,23 +398,45 @@ export function createKvStore(kv: Deno.Kv): Store {
     return { message, deliveries };
   }
 
+  /** The message's deliveries when all are final and settled before `before`; else null. */
+  async function finishedDeliveries(
+    msgId: string,
+    before: number,
+  ): Promise<Deno.KvEntry<DeliveryRecord>[] | null> {
+    const out: Deno.KvEntry<DeliveryRecord>[] = [];
+    for await (const e of kv.list<DeliveryRecord>({ prefix: ["d", msgId] })) {
+      if (!FINAL_STATES.has(e.value.state) || e.value.updatedAt >= before) return null;
+      out.push(e);
+    }
+    return out;
+  }
+
   async function purge(before: number): Promise<number> {
     let purged = 0;
+    // Deliveries finish after receipt: only messages received before `before` can qualify.
     for await (const r of kv.list<null>({ start: ["r"], end: ["r", before] })) {
       const msgId = r.key[2] as string;
-      const meta = (await kv.get<StoredMeta>(["m", msgId])).value;
-      const op = kv.atomic().delete(r.key).delete(["m", msgId]);
-      for (let i = 0; i < (meta?.chunks ?? 0); i++) op.delete(["b", msgId, i]);
-      for await (const e of kv.list<DeliveryRecord>({ prefix: ["d", msgId] })) {
-        op.delete(e.key).delete(["f", e.value.destination, msgId]);
-        if (!FINAL_STATES.has(e.value.state)) {
-          op.delete(["q", e.value.destination, e.value.nextAttemptAt, msgId]);
-        }
+      const deliveries = await finishedDeliveries(msgId, before);
+      if (!deliveries) continue;
+      const meta = await kv.get<StoredMeta>(["m", msgId]);
+      const op = kv.atomic().check(meta).delete(r.key).delete(["m", msgId]);
+      for (let i = 0; i < (meta.value?.chunks ?? 0); i++) op.delete(["b", msgId, i]);
+      // Checked: a replay between the read and this commit keeps the message.
+      for (const e of deliveries) {
+        op.check(e).delete(e.key).delete(["f", e.value.destination, msgId]);
       }
-      await op.commit();
-      purged++;
+      if ((await op.commit()).ok) purged++;
     }
     return purged;
+  }
+
+  async function countOpen(before: number): Promise<number> {
+    let open = 0;
+    // Queue entries carry the receipt time; every open delivery has exactly one.
+    for await (const e of kv.list<number | null>({ prefix: ["q"] })) {
+      if (typeof e.value === "number" && e.value < before) open++;
+    }
+    return open;
   }
 
   async function listMessages(
@@ -451,9 +474,7 @@ export function createKvStore(kv: Deno.Kv): Store {
       for await (const e of kv.list<DeliveryRecord>({ prefix: ["d", msgId] })) {
         const d = e.value;
         if (destination !== undefined && d.destination !== destination) continue;
-        if (!RETRYABLE_STATES.has(d.state) || d.statusReason === DELETED_DESTINATION_REASON) {
-          continue;
-        }
+        if (!isRetryable(d)) continue;
         const next = requeued(d, now);
         op.check(e).set(e.key, next).delete(["f", d.destination, msgId])
           .delete(["q", d.destination, d.nextAttemptAt, msgId])
@@ -493,17 +514,21 @@ export function createKvStore(kv: Deno.Kv): Store {
     return (await kv.get<PauseState>(["p"])).value ?? NOT_PAUSED;
   }
 
-  async function setPause(
-    destination: string | undefined,
-    paused: boolean,
-    now: number,
-  ): Promise<PauseState> {
+  async function updateSettings(change: (state: PauseState) => PauseState): Promise<PauseState> {
     for (let round = 0; round < 8; round++) {
       const current = await kv.get<PauseState>(["p"]);
-      const next = switchPause(current.value ?? NOT_PAUSED, destination, paused, now);
+      const next = change(current.value ?? NOT_PAUSED);
       if ((await kv.atomic().check(current).set(["p"], next).commit()).ok) return next;
     }
     throw new StoreUnavailableError("Deno KV pause update kept conflicting; try again");
+  }
+
+  function setPause(destination: string | undefined, paused: boolean, now: number) {
+    return updateSettings((s) => switchPause(s, destination, paused, now));
+  }
+
+  function setDisabled(destination: string, hold: DestinationHold | null, now: number) {
+    return updateSettings((s) => markDisabled(s, destination, hold, now));
   }
 
   async function listSubscriptions(): Promise<SubscriptionRecord[]> {
@@ -537,12 +562,14 @@ export function createKvStore(kv: Deno.Kv): Store {
     getBody,
     getMessage,
     purge,
+    countOpen,
     listMessages,
     retry,
     retryFailed,
     queueStats,
     getPause,
     setPause,
+    setDisabled,
     listSubscriptions,
     async getSubscription(id) {
       return (await kv.get<SubscriptionRecord>(["s", id])).value;

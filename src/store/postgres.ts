@@ -28,16 +28,20 @@ import {
   DELETED_DESTINATION_REASON,
   type DeliveryRecord,
   type DeliveryState,
+  type DestinationHold,
   encodeCursor,
   fanoutCopyReason,
+  FINAL_STATE_LIST,
   GIVEN_UP_STATES,
   type Lease,
+  markDisabled,
   type MessageFilter,
   type MessagePage,
   type MessageRecord,
   type MessageWithDeliveries,
   newDelivery,
   NOT_PAUSED,
+  OPEN_STATES_SQL,
   type Outcome,
   type PauseState,
   type QueueStats,
@@ -122,6 +126,9 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
     },
   );
 
+  /** The partial index `relay_deliveries_due`'s predicate, literally, so that queries use it. */
+  const openStates = () => sql.unsafe(OPEN_STATES_SQL);
+
   async function accept(input: AcceptInput): Promise<AcceptResult> {
     try {
       return await batches.submit(input);
@@ -143,8 +150,7 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
       WITH due AS (
         SELECT msg_id, destination, state FROM relay_deliveries
         WHERE destination = ${destination} AND next_attempt_at <= ${now}
-          -- literally the predicate of the partial index relay_deliveries_due
-          AND state IN ('pending', 'leased', 'temporary_failure')
+          AND state IN ${openStates()}
         ORDER BY next_attempt_at, msg_id
         LIMIT ${limit}
         FOR UPDATE SKIP LOCKED
@@ -201,11 +207,15 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
   async function purge(before: number): Promise<number> {
     let purged = 0;
     for (;;) {
-      // Deliveries go with their message (ON DELETE CASCADE).
+      // Deliveries go with their message (ON DELETE CASCADE). Only messages whose deliveries all
+      // became final before `before`; locked ones (being leased or replayed) wait for the next run.
       const res = await sql`
         DELETE FROM relay_messages WHERE msg_id IN (
-          SELECT msg_id FROM relay_messages WHERE received_at < ${before}
-          ORDER BY received_at LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED)`;
+          SELECT m.msg_id FROM relay_messages m WHERE m.received_at < ${before}
+            AND NOT EXISTS (
+              SELECT 1 FROM relay_deliveries d WHERE d.msg_id = m.msg_id
+                AND (d.state <> ALL(${FINAL_STATE_LIST}::text[]) OR d.updated_at >= ${before}))
+          ORDER BY m.received_at LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED)`;
       purged += res.count;
       if (res.count < PURGE_BATCH) break;
     }
@@ -217,6 +227,13 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
       if (res.count < PURGE_BATCH) break;
     }
     return purged;
+  }
+
+  async function countOpen(before: number): Promise<number> {
+    const [row] = await sql<{ open: number }[]>`
+      SELECT count(*)::integer AS open FROM relay_deliveries
+      WHERE state IN ${openStates()} AND received_at < ${before}`;
+    return row.open;
   }
 
   async function listMessages(
@@ -300,7 +317,7 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
       const rows = await sql<DeliveryRow[]>`
         SELECT * FROM relay_deliveries
         WHERE msg_id = ${msgId} AND state = ANY(${[...RETRYABLE_STATES]}::text[])
-          AND status_reason IS DISTINCT FROM ${DELETED_DESTINATION_REASON}
+          AND closed_by IS NULL
           ${destination === undefined ? sql`` : sql`AND destination = ${destination}`}`;
       const done = await requeue(rows, now);
       out.push(...done);
@@ -317,7 +334,7 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
       const rows = await sql<DeliveryRow[]>`
         SELECT * FROM relay_deliveries
         WHERE state = ANY(${[...GIVEN_UP_STATES]}::text[]) AND destination = ${destination}
-          AND status_reason IS DISTINCT FROM ${DELETED_DESTINATION_REASON}
+          AND closed_by IS NULL
         LIMIT ${RETRY_BATCH}`;
       if (rows.length === 0) return count;
       count += (await requeue(rows, now)).length;
@@ -328,8 +345,7 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
     const rows = await sql<{ destination: string; depth: number; oldest: number }[]>`
       SELECT destination, count(*)::integer AS depth, min(received_at) AS oldest
       FROM relay_deliveries
-      -- literally the predicate of the partial index relay_deliveries_due: open deliveries only
-      WHERE state IN ('pending', 'leased', 'temporary_failure')
+      WHERE state IN ${openStates()}
       GROUP BY destination`;
     return new Map(
       rows.map((r) => [r.destination, { depth: r.depth, oldestReceivedAt: r.oldest }]),
@@ -342,11 +358,7 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
     return row?.value ?? NOT_PAUSED;
   }
 
-  async function setPause(
-    destination: string | undefined,
-    paused: boolean,
-    now: number,
-  ): Promise<PauseState> {
+  async function updateSettings(change: (state: PauseState) => PauseState): Promise<PauseState> {
     const json = (p: PauseState) => sql.json(p as unknown as postgres.JSONValue);
     return await sql.begin(async (tx) => {
       // The first switch creates the row; its lock then orders the switches of every replica.
@@ -355,10 +367,18 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
         ON CONFLICT (name) DO NOTHING`;
       const [row] = await tx<{ value: PauseState }[]>`
         SELECT value FROM relay_settings WHERE name = 'pause' FOR UPDATE`;
-      const next = switchPause(row.value, destination, paused, now);
+      const next = change(row.value);
       await tx`UPDATE relay_settings SET value = ${json(next)} WHERE name = 'pause'`;
       return next;
     });
+  }
+
+  function setPause(destination: string | undefined, paused: boolean, now: number) {
+    return updateSettings((s) => switchPause(s, destination, paused, now));
+  }
+
+  function setDisabled(destination: string, hold: DestinationHold | null, now: number) {
+    return updateSettings((s) => markDisabled(s, destination, hold, now));
   }
 
   async function listSubscriptions(): Promise<SubscriptionRecord[]> {
@@ -388,10 +408,9 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
     const res = await sql`
       UPDATE relay_deliveries
       SET state = 'permanent_failure', next_attempt_at = ${now}, updated_at = ${now},
-          status_reason = ${DELETED_DESTINATION_REASON}, version = version + 1
-      WHERE destination = ${destination}
-        -- literally the predicate of the partial index relay_deliveries_due: open deliveries only
-        AND state IN ('pending', 'leased', 'temporary_failure')`;
+          status_reason = ${DELETED_DESTINATION_REASON}, closed_by = 'deletion',
+          version = version + 1
+      WHERE destination = ${destination} AND state IN ${openStates()}`;
     return res.count;
   }
 
@@ -402,12 +421,14 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
     getBody,
     getMessage,
     purge,
+    countOpen,
     listMessages,
     retry,
     retryFailed,
     queueStats,
     getPause,
     setPause,
+    setDisabled,
     listSubscriptions,
     getSubscription,
     putSubscription,
@@ -567,6 +588,7 @@ interface DeliveryRow {
   readonly updated_at: number;
   readonly status_reason: string | null;
   readonly history: readonly Attempt[];
+  readonly closed_by: "deletion" | null;
   readonly version: number;
 }
 
@@ -608,6 +630,7 @@ function toDelivery(r: DeliveryRow): DeliveryRecord {
       status: a.status,
       reason: a.reason,
     })),
+    ...(r.closed_by ? { closedBy: r.closed_by } : {}),
   };
 }
 

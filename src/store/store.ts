@@ -22,13 +22,28 @@ export type DeliveryState =
   | "unknown"
   | "deduplicated";
 
+/**
+ * States of a delivery still to be made: due, being sent, or waiting to retry. The one list both
+ * backends build their queries from (PostgreSQL's partial index `relay_deliveries_due` carries it
+ * literally: see {@link OPEN_STATES_SQL}).
+ */
+export const OPEN_STATE_LIST = ["pending", "leased", "temporary_failure"] as const;
+
+/** {@link OPEN_STATE_LIST} as a set. */
+export const OPEN_STATES: ReadonlySet<DeliveryState> = new Set(OPEN_STATE_LIST);
+
 /** States after which nothing more happens unless an operator replays the delivery. */
-export const FINAL_STATES: ReadonlySet<DeliveryState> = new Set([
-  "sent",
-  "permanent_failure",
-  "unknown",
-  "deduplicated",
-]);
+export const FINAL_STATE_LIST = ["sent", "permanent_failure", "unknown", "deduplicated"] as const;
+
+/** {@link FINAL_STATE_LIST} as a set. */
+export const FINAL_STATES: ReadonlySet<DeliveryState> = new Set(FINAL_STATE_LIST);
+
+/**
+ * {@link OPEN_STATE_LIST} as an SQL list literal, `('pending', 'leased', 'temporary_failure')`: a
+ * query must repeat a partial index's predicate literally (not as a parameter) for the planner to
+ * use the index.
+ */
+export const OPEN_STATES_SQL = `(${OPEN_STATE_LIST.map((s) => `'${s}'`).join(", ")})`;
 
 /**
  * How many attempts a delivery keeps in its history; older ones are dropped (values stay small:
@@ -71,6 +86,11 @@ export interface DeliveryRecord {
   readonly updatedAt: number;
   readonly statusReason?: string;
   readonly history: readonly Attempt[];
+  /**
+   * Set when the delivery was closed because its destination was deleted: nothing could deliver
+   * it, so operator retries leave it alone.
+   */
+  readonly closedBy?: "deletion";
 }
 
 /** What a receiver hands the store: the raw body and the destinations it routes to. */
@@ -167,12 +187,24 @@ export interface QueueStats {
   readonly oldestReceivedAt?: number;
 }
 
-/** Operator pause switches; they persist so that a restart or another replica honours them. */
+/** Why and since when a destination is held: it answered that it is gone (HTTP 410 and the like). */
+export interface DestinationHold {
+  readonly reason: string;
+  readonly at: number;
+}
+
+/**
+ * Operator pause switches and destination health; they persist so that a restart or another
+ * replica honours them. Deliveries to a paused or disabled destination are still accepted and wait
+ * (`pending`) until it is resumed or edited.
+ */
 export interface PauseState {
   /** Every destination is paused. */
   readonly all: boolean;
   /** Destinations paused one by one. */
   readonly destinations: readonly string[];
+  /** Destinations a sink reported gone, by id; absent in values stored before 0.2. */
+  readonly disabled?: Readonly<Record<string, DestinationHold>>;
   readonly updatedAt: number;
 }
 
@@ -195,8 +227,8 @@ export interface SubscriptionRecord {
   readonly updatedAt: number;
 }
 
-/** The contract every backend meets; `tests/store_contract.ts` proves it for each. */
-export interface Store {
+/** The outbox: what receiving and delivering need. The worker and the receiver depend on this. */
+export interface Outbox {
   /**
    * Stores the message and one delivery per destination in one atomic, durable write. Idempotent on
    * `msgId`; destinations whose event key is already live are recorded as `deduplicated`.
@@ -208,12 +240,22 @@ export interface Store {
   complete(lease: Lease, outcome: Outcome): Promise<boolean>;
   /** The raw body Coder sent, or null once purged. */
   getBody(msgId: string): Promise<Uint8Array | null>;
+  /**
+   * Deletes the messages whose deliveries all became final before `before` (a message without
+   * deliveries: received before), with their deliveries; returns how many. A message with an open
+   * delivery is never purged, however old.
+   */
+  purge(before: number): Promise<number>;
+  /** How many open deliveries were received before `before`: work older than retention. */
+  countOpen(before: number): Promise<number>;
+}
+
+/** Inspection and operator replay: what the admin API, the CLI and the metrics read. */
+export interface MessageLog {
   /** A message and all its deliveries, or null. */
   getMessage(
     msgId: string,
   ): Promise<{ message: MessageRecord; deliveries: DeliveryRecord[] } | null>;
-  /** Deletes messages received before `before`, with their deliveries; returns how many. */
-  purge(before: number): Promise<number>;
   /**
    * Messages newest first, filtered, at most `limit` per page. A backend may return fewer than
    * `limit` items with a cursor (it bounds the work of one page); callers follow the cursor.
@@ -226,7 +268,7 @@ export interface Store {
    * Re-queues the deliveries of one message in a {@link RETRYABLE_STATES} state (only the one to
    * `destination` when given) as `pending`, due `now`, attempts reset and history kept. Returns the
    * re-queued records; empty when there was nothing to retry. Deliveries closed because their
-   * destination was deleted ({@link closedByDeletion}) stay closed: nothing would deliver them.
+   * destination was deleted (`closedBy`) stay closed: nothing would deliver them.
    */
   retry(msgId: string, destination: string | undefined, now: number): Promise<DeliveryRecord[]>;
   /**
@@ -236,17 +278,30 @@ export interface Store {
   retryFailed(destination: string, now: number): Promise<number>;
   /** Queue depth and oldest queued delivery per destination (only destinations with a queue). */
   queueStats(): Promise<Map<string, QueueStats>>;
-  /** The pause switches; {@link NOT_PAUSED} when never set. */
+}
+
+/** Switches every replica honours: operator pauses and destination health. */
+export interface Settings {
+  /** The pause switches and disabled destinations; {@link NOT_PAUSED} when never set. */
   getPause(): Promise<PauseState>;
-  /** Sets one switch atomically (`destination` undefined: the global one) and returns the result. */
+  /**
+   * Sets one switch atomically (`destination` undefined: the global one) and returns the result.
+   * Resuming one destination also re-enables it if a sink had disabled it.
+   */
   setPause(destination: string | undefined, paused: boolean, now: number): Promise<PauseState>;
+  /** Marks a destination gone (`hold`) or re-enables it (null), atomically; returns the result. */
+  setDisabled(destination: string, hold: DestinationHold | null, now: number): Promise<PauseState>;
+}
+
+/** Destinations defined through the admin API. */
+export interface Subscriptions {
   /** Every API-defined destination, in creation order. */
   listSubscriptions(): Promise<SubscriptionRecord[]>;
   /** One API-defined destination, or null. */
   getSubscription(id: string): Promise<SubscriptionRecord | null>;
   /** Creates or replaces by `id`. */
   putSubscription(sub: SubscriptionRecord): Promise<void>;
-  /** False when there was none. See {@linkcode Store.closeDeliveries} for its deliveries. */
+  /** False when there was none. See {@linkcode Subscriptions.closeDeliveries} for its deliveries. */
   deleteSubscription(id: string): Promise<boolean>;
   /**
    * Closes every open delivery (pending, leased, retrying) to a destination that was deleted, with
@@ -254,6 +309,13 @@ export interface Store {
    * like every message, until purged.
    */
   closeDeliveries(destination: string, now: number): Promise<number>;
+}
+
+/**
+ * The contract every backend meets (`tests/store_contract.ts` proves it for each): all the roles
+ * in one object. Consumers take only the roles they use.
+ */
+export interface Store extends Outbox, MessageLog, Settings, Subscriptions {
   /** Resolves when the store answers; rejects otherwise. Backs `/readyz`. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -267,7 +329,7 @@ export class StoreUnavailableError extends Error {
   override name = "StoreUnavailableError";
 }
 
-/** Why a delivery was closed unsent: its destination was deleted. Shared by both backends. */
+/** The status reason of a delivery closed unsent because its destination was deleted. */
 export const DELETED_DESTINATION_REASON = "destination deleted before this delivery was sent";
 
 /** An open delivery closed because its destination was deleted: given up, attempts kept. */
@@ -278,7 +340,13 @@ export function closedByDeletion(d: DeliveryRecord, now: number): DeliveryRecord
     nextAttemptAt: now,
     updatedAt: now,
     statusReason: DELETED_DESTINATION_REASON,
+    closedBy: "deletion",
   };
+}
+
+/** Whether an operator retry may re-queue `d`: failed or lost, and not closed by a deletion. */
+export function isRetryable(d: DeliveryRecord): boolean {
+  return RETRYABLE_STATES.has(d.state) && d.closedBy === undefined;
 }
 
 /** The delivery an operator retry makes of `d`: due now, attempts start over, history kept. */
@@ -304,7 +372,30 @@ export function switchPause(
 ): PauseState {
   if (destination === undefined) return { ...state, all: paused, updatedAt: now };
   const others = state.destinations.filter((d) => d !== destination);
-  return { ...state, destinations: paused ? [...others, destination] : others, updatedAt: now };
+  const next = {
+    ...state,
+    destinations: paused ? [...others, destination] : others,
+    updatedAt: now,
+  };
+  // Resuming a destination is the operator's explicit way to re-enable one a sink disabled.
+  return paused ? next : markDisabled(next, destination, null, now);
+}
+
+/** Marks a destination disabled (`hold`) or re-enables it (null); the rule both backends share. */
+export function markDisabled(
+  state: PauseState,
+  destination: string,
+  hold: DestinationHold | null,
+  now: number,
+): PauseState {
+  const { [destination]: _old, ...others } = state.disabled ?? {};
+  return { ...state, disabled: hold ? { ...others, [destination]: hold } : others, updatedAt: now };
+}
+
+/** Whether deliveries to `destination` wait: paused by the operator or disabled by its sink. */
+export function isHeld(state: PauseState, destination: string): boolean {
+  return state.all || state.destinations.includes(destination) ||
+    state.disabled?.[destination] !== undefined;
 }
 
 /** Position after one message in newest-first order: what a {@link MessagePage} cursor holds. */
