@@ -25,7 +25,7 @@ import { setupLogging } from "./log.ts";
 import { serve } from "./serve.ts";
 import { request } from "./sinks/http.ts";
 import type { ProbeResult } from "./sinks/sink.ts";
-import { isPostgresUrl, openStore } from "./store/open.ts";
+import { storeBackend } from "./store/open.ts";
 import type { MessageWithDeliveries, Store } from "./store/store.ts";
 import { VERSION } from "./version.ts";
 
@@ -146,15 +146,18 @@ async function toolConfig(): Promise<Config> {
 }
 
 async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): Promise<T> {
-  if (config.store === ":memory:") {
-    throw new ConfigError("RELAY_STORE is :memory:; these commands need the relay's store file");
+  const backend = storeBackend(config.store);
+  if (!backend.persistent) {
+    throw new ConfigError(
+      `RELAY_STORE is ${backend.label}; these commands need the relay's store file`,
+    );
   }
-  if (!isPostgresUrl(config.store) && !await storeExists(config)) {
+  if (await backend.probe() === "absent") {
     throw new ConfigError(
       `RELAY_STORE: no store at ${config.store} (run this where the relay runs, with its settings)`,
     );
   }
-  const store = await openStore(config.store, config);
+  const store = await backend.open(config);
   try {
     return await fn(store);
   } finally {
@@ -182,13 +185,7 @@ async function configuredAndStored(config: Config): Promise<readonly Destination
 
 /** Whether the store file exists: tools that only read must not create an empty one. */
 async function storeExists(config: Config): Promise<boolean> {
-  if (config.store === ":memory:" || isPostgresUrl(config.store)) return false;
-  try {
-    await Deno.stat(config.store);
-    return true;
-  } catch {
-    return false;
-  }
+  return await storeBackend(config.store).probe() === "present";
 }
 
 async function checkConfig(args: string[]): Promise<number> {
@@ -220,7 +217,7 @@ async function checkConfig(args: string[]): Promise<number> {
   const ok = checks.every((c) => c.probe?.ok !== false) && coder?.ok !== false;
   const report = {
     ok,
-    store: isPostgresUrl(config.store) ? "postgres" : config.store,
+    store: storeBackend(config.store).label,
     listen: `${config.host}:${config.port}`,
     inbound_auth: Boolean(config.authToken),
     admin_api: Boolean(config.adminToken),

@@ -18,10 +18,13 @@ import type { Sink } from "../sinks/sink.ts";
 import type {
   DeliveryRecord,
   DeliveryState,
+  MessageLog,
   MessageWithDeliveries,
+  Outbox,
   PauseState,
-  Store,
+  Settings,
   SubscriptionRecord,
+  Subscriptions,
 } from "../store/store.ts";
 import {
   configuredDestinationJson,
@@ -36,7 +39,8 @@ import { sendTest } from "./test_send.ts";
 
 /** What the admin API needs. */
 export interface AdminDeps {
-  readonly store: Store;
+  /** Everything but the delivery loop's leases: inspection, replay, settings, subscriptions. */
+  readonly store: MessageLog & Settings & Subscriptions & Pick<Outbox, "purge">;
   /** Absent: every admin request gets 403 and the API is disabled. */
   readonly token?: string;
   readonly destinations: DestinationSet;

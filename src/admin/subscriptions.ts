@@ -15,7 +15,11 @@ import { invalidInput } from "../http/errors.ts";
 import { issuesOf } from "../issues.ts";
 import { logger } from "../log.ts";
 import type { Sink } from "../sinks/sink.ts";
-import { type Store, StoreUnavailableError, type SubscriptionRecord } from "../store/store.ts";
+import {
+  StoreUnavailableError,
+  type SubscriptionRecord,
+  type Subscriptions,
+} from "../store/store.ts";
 
 /** The body of `POST`/`PUT /api/v1/webhooks/` before per-type checks. */
 const SubscriptionBodySchema = z.object({
@@ -201,7 +205,7 @@ export interface DestinationSet {
 /** What {@linkcode createDestinationSet} needs. */
 export interface DestinationSetDeps {
   readonly configured: readonly Destination[];
-  readonly store: Store;
+  readonly store: Pick<Subscriptions, "listSubscriptions" | "closeDeliveries">;
   /** Builds a subscription's sink; may throw for a type this build cannot deliver to. */
   readonly build: (sub: SubscriptionRecord) => Sink;
   readonly now: () => number;
