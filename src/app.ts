@@ -6,7 +6,9 @@
  * @module
  */
 import type { Config } from "./config.ts";
-import { type Clock, createWorker, type Worker } from "./delivery/worker.ts";
+import { type Clock, systemClock } from "./delivery/clock.ts";
+import { createRetentionTask, type RetentionTask } from "./delivery/retention.ts";
+import { createWorker, type Worker } from "./delivery/worker.ts";
 import { createAdminRoutes } from "./admin/api.ts";
 import { createDestinations } from "./destinations/create.ts";
 import type { Destination } from "./destinations/destination.ts";
@@ -31,23 +33,27 @@ export interface AppDeps {
   readonly subscriptionsRefreshMs?: number;
 }
 
-/** A built relay: serve `handler`, `worker.start()` to deliver, `close()` to stop cleanly. */
+/** A built relay: serve `handler`, `start()` to deliver, `close()` to stop cleanly. */
 export interface App {
   readonly handler: (req: Request) => Promise<Response>;
   readonly worker: Worker;
+  /** Purges finished messages past retention, on its own timer. */
+  readonly retention: RetentionTask;
   readonly destinations: readonly Destination[];
   /** The environment's destinations plus those added through the admin API. */
   readonly destinationSet: DestinationSet;
   readonly metrics: RelayMetrics;
   readonly store: Store;
+  /** Starts delivery and the retention task. */
+  start(): void;
   /** Stops delivery (in-flight sends finish) and closes the store. */
   close(): Promise<void>;
 }
 
-/** Builds the relay. Delivery does not start until `worker.start()`. */
+/** Builds the relay. Delivery does not start until `start()`. */
 export function createApp(deps: AppDeps): App {
   const { config, store } = deps;
-  const clock = deps.clock ?? { now: () => Date.now() };
+  const clock = deps.clock ?? systemClock;
   const fetchFn = deps.fetch ?? fetch;
   const now = () => clock.now();
   const destinationSet = createDestinations(config, {
@@ -63,6 +69,12 @@ export function createApp(deps: AppDeps): App {
     version: VERSION,
     destinations: async () => (await destinationSet.list()).map((d) => d.id),
   });
+  const retention = createRetentionTask({
+    store,
+    retentionMs: config.delivery.retentionMs,
+    now,
+    onOverdue: (count) => metrics.retentionOverdue.set(count),
+  });
   const worker = createWorker({
     store,
     destinations: destinationSet.list,
@@ -73,16 +85,16 @@ export function createApp(deps: AppDeps): App {
   });
   const routes = createRoutes({
     store,
-    // A destination a sink disabled (410) takes no new messages until it is edited or restarted.
-    destinations: async () => (await destinationSet.list()).filter((d) => !worker.isDisabled(d)),
+    // Every destination takes messages, a disabled one too: they are held until it is re-enabled.
+    destinations: destinationSet.list,
     metrics,
     now,
     maxBodyBytes: config.maxBodyBytes,
     dedupeWindowMs: config.delivery.dedupeWindowMs,
     authToken: config.authToken,
     metricsToken: config.metricsToken,
-    onAccepted: () => worker.tickNow(),
-    onRequest: () => worker.tickIfLate(),
+    onAccepted: () => worker.wake(),
+    onRequest: () => worker.catchUp(),
     slackSigningSecret: config.slack.signingSecret,
   });
   // The admin API: mounted here, in one place, behind its own authentication.
@@ -92,8 +104,8 @@ export function createApp(deps: AppDeps): App {
     createAdminRoutes({
       store,
       destinations: destinationSet,
-      onPauseChanged: () => worker.pauseChanged(),
-      onRequeued: () => worker.tickNow(),
+      onPauseChanged: () => worker.settingsChanged(),
+      onRequeued: () => worker.wake(),
       now,
     }),
   );
@@ -101,13 +113,18 @@ export function createApp(deps: AppDeps): App {
   return {
     handler: async (req) => await routes.fetch(req),
     worker,
+    retention,
     destinations,
     destinationSet,
     metrics,
     store,
+    start() {
+      worker.start();
+      retention.start();
+    },
     close() {
       closed ??= (async () => {
-        await worker.stop();
+        await Promise.all([worker.stop(), retention.stop()]);
         await store.close();
       })();
       return closed;

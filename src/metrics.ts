@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { QueueStats, Store } from "./store/store.ts";
+import type { MessageLog, QueueStats, Settings } from "./store/store.ts";
 
 /** Label values by label name. */
 export type Labels = Readonly<Record<string, string>>;
@@ -142,6 +142,8 @@ export interface RelayMetrics {
   readonly deliveryLatency: Histogram;
   /** Seconds per `store.accept`. */
   readonly storeWriteLatency: Histogram;
+  /** Open deliveries older than retention, as the retention task last counted them. */
+  readonly retentionOverdue: { set(count: number): void };
 }
 
 /** What the relay's metrics read besides what it counts. */
@@ -159,10 +161,14 @@ export interface RelayMetricsSources {
  * `store` at scrape time; so are the destinations' ids, so one added through the admin API shows
  * up at 0 on the next scrape.
  */
-export function createRelayMetrics(store: Store, sources: RelayMetricsSources): RelayMetrics {
+export function createRelayMetrics(
+  store: Pick<MessageLog, "queueStats"> & Pick<Settings, "getPause">,
+  sources: RelayMetricsSources,
+): RelayMetrics {
   const { now } = sources;
   const p = METRIC_PREFIX;
   const registry = createRegistry();
+  let overdue = 0;
   const metrics: RelayMetrics = {
     registry,
     received: registry.counter(`${p}messages_received_total`, "Webhook requests received."),
@@ -188,6 +194,11 @@ export function createRelayMetrics(store: Store, sources: RelayMetricsSources): 
       "Time to store one accepted message durably.",
       STORE_BUCKETS,
     ),
+    retentionOverdue: {
+      set(count) {
+        overdue = count;
+      },
+    },
   };
   metrics.received.inc({}, 0);
   for (const result of ACCEPT_RESULTS) metrics.accepted.inc({ result }, 0);
@@ -256,6 +267,22 @@ export function createRelayMetrics(store: Store, sources: RelayMetricsSources): 
         })),
       ];
     },
+  );
+  registry.gauge(
+    `${p}destination_disabled`,
+    "Destinations a sink reported gone (1): their deliveries are held until edited or resumed.",
+    async () => {
+      const disabled = new Set(Object.keys((await store.getPause()).disabled ?? {}));
+      return [...new Set([...ids, ...disabled])].map((destination) => ({
+        labels: { destination },
+        value: disabled.has(destination) ? 1 : 0,
+      }));
+    },
+  );
+  registry.gauge(
+    `${p}retention_overdue`,
+    "Unfinished deliveries received longer than RELAY_RETENTION_DAYS ago (kept, never purged).",
+    () => Promise.resolve([{ labels: {}, value: overdue }]),
   );
   return metrics;
 }

@@ -190,7 +190,7 @@ Deno.test("metrics: build info, process memory and start time, one prefix for ev
     ...families,
     ...text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(/[{ ]/)[0]),
   ]);
-  assert.equal(families.length, 12, families.join(", "));
+  assert.equal(families.length, 14, families.join(", "));
   assert.deepEqual([...names].filter((n) => !n.startsWith("coder_relay_")), []);
 });
 

@@ -80,14 +80,23 @@ const LAYERS: readonly (readonly string[])[] = [
     "signing.ts",
     "delivery/backoff.ts",
     "store/group_commit.ts",
-    "store/pg_",
+    "store/pg_immediates.ts",
+    "store/pg_schema.ts",
     "presets/", // data: the webhook templates shipped as JSON
   ],
   // contracts: what a store and a sink are, and the sinks' shared HTTP client
-  ["store/store.ts", "sinks/sink.ts", "sinks/http.ts", "sinks/fields.ts", "sinks/markdown.ts"],
+  [
+    "store/store.ts",
+    "store/records.ts",
+    "store/rules.ts",
+    "sinks/sink.ts",
+    "sinks/http.ts",
+    "sinks/fields.ts",
+    "sinks/markdown.ts",
+  ],
   ["identity.ts", "sinks/slack_message.ts", "sinks/type.ts"],
   // implementations: destination types, store backends, metrics
-  ["sinks/", "store/kv.ts", "store/postgres.ts", "metrics.ts"],
+  ["sinks/", "store/kv", "store/pg_", "store/postgres.ts", "metrics.ts"],
   // the registry and configuration
   ["destinations/registry.ts", "destinations/destination.ts", "config_file.ts", "config.ts"],
   ["store/open.ts", "healthcheck.ts"],

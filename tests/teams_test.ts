@@ -174,19 +174,22 @@ Deno.test("teams: a deleted flow (404) disables the destination; a 400 fails one
   let status = 400;
   await using flow = startStub(() => new Response("nope", { status }));
   await using relay = await startRelay(teamsConfig(flow.url));
-  const teams = async () => (await relay.app.destinationSet.list()).find((d) => d.id === "teams")!;
+  const disabled = async () => (await relay.app.store.getPause()).disabled?.teams;
   const bad = await golden("TemplateWorkspaceDeleted.json");
   assert.equal((await relay.post(bad)).status, 202);
   const failed = await waitForDelivery(relay.app.store, bad.msg_id, "permanent_failure", "teams");
   assert.match(failed.statusReason ?? "", /Teams workflow answered HTTP 400/);
-  assert.equal(relay.app.worker.isDisabled(await teams()), false);
+  assert.equal(await disabled(), undefined);
 
   status = 404;
   const gone = await golden("TemplateWorkspaceDormant.json");
   assert.equal((await relay.post(gone)).status, 202);
   const d = await waitForDelivery(relay.app.store, gone.msg_id, "permanent_failure", "teams");
-  assert.match(d.statusReason ?? "", /HTTP 404: nope: destination disabled until it is edited/);
-  assert.equal(relay.app.worker.isDisabled(await teams()), true);
+  assert.match(
+    d.statusReason ?? "",
+    /HTTP 404: nope: destination disabled until it is edited or resumed/,
+  );
+  assert.ok(await disabled(), "the destination is disabled");
   assert.equal(flow.seen.length, 2);
 });
 

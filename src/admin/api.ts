@@ -13,8 +13,14 @@ import { readBody } from "../http/body.ts";
 import { HttpError, invalidInput } from "../http/errors.ts";
 import { issuesOf } from "../issues.ts";
 import { logger } from "../log.ts";
-import type { Store, SubscriptionRecord } from "../store/store.ts";
 import type { DestinationSet } from "../destinations/set.ts";
+import type {
+  MessageLog,
+  Outbox,
+  Settings,
+  SubscriptionRecord,
+  Subscriptions,
+} from "../store/store.ts";
 import {
   configuredDestinationJson,
   parseSubscription,
@@ -29,7 +35,8 @@ import { deliveryJson, messageJson, MessageQuerySchema, pauseJson } from "./view
 
 /** What the admin API needs. */
 export interface AdminDeps {
-  readonly store: Store;
+  /** Everything but the delivery loop's leases: inspection, replay, settings, subscriptions. */
+  readonly store: MessageLog & Settings & Subscriptions & Pick<Outbox, "purge">;
   readonly destinations: DestinationSet;
   /** The pause switches changed: the worker re-reads them. */
   readonly onPauseChanged: () => void;
@@ -106,6 +113,11 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     deps.destinations.build(sub);
     await deps.store.putSubscription(sub);
     await deps.destinations.reload();
+    // An edit re-enables a destination its sink had reported gone: its held deliveries go out.
+    if ((await deps.store.getPause()).disabled?.[sub.id]) {
+      await deps.store.setDisabled(sub.id, null, now);
+      deps.onPauseChanged();
+    }
     log.info("subscription {id} ({type}, {name}) {action}", {
       id: sub.id,
       type: sub.type,

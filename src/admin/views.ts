@@ -56,6 +56,10 @@ export function pauseJson(p: PauseState) {
   return {
     paused: p.all,
     paused_destinations: p.destinations,
+    // Destinations a sink reported gone: their deliveries are held until edited or resumed.
+    disabled_destinations: Object.fromEntries(
+      Object.entries(p.disabled ?? {}).map(([id, h]) => [id, { reason: h.reason, at: iso(h.at) }]),
+    ),
     updated_at: p.updatedAt ? iso(p.updatedAt) : null,
   };
 }

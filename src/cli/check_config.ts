@@ -7,7 +7,7 @@
 import { describeFilter } from "../coder.ts";
 import { request } from "../sinks/http.ts";
 import type { ProbeResult } from "../sinks/sink.ts";
-import { isPostgresUrl } from "../store/open.ts";
+import { storeBackend } from "../store/open.ts";
 import {
   type CliContext,
   type Command,
@@ -55,7 +55,7 @@ async function run(args: string[], cli: CliContext): Promise<number> {
   const ok = checks.every((c) => c.probe?.ok !== false) && coder?.ok !== false;
   const report = {
     ok,
-    store: isPostgresUrl(config.store) ? "postgres" : config.store,
+    store: storeBackend(config.store).label,
     listen: `${config.host}:${config.port}`,
     inbound_auth: Boolean(config.authToken),
     admin_api: Boolean(config.adminToken),

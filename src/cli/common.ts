@@ -13,7 +13,7 @@ import {
 } from "../destinations/create.ts";
 import type { Destination } from "../destinations/destination.ts";
 import { setupLogging } from "../log.ts";
-import { isPostgresUrl, openStore } from "../store/open.ts";
+import { storeBackend } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 
 /** Exit statuses, after BSD's sysexits where one fits. */
@@ -82,15 +82,18 @@ export async function toolConfig(): Promise<Config> {
 }
 
 export async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): Promise<T> {
-  if (config.store === ":memory:") {
-    throw new ConfigError("RELAY_STORE is :memory:; these commands need the relay's store file");
+  const backend = storeBackend(config.store);
+  if (!backend.persistent) {
+    throw new ConfigError(
+      `RELAY_STORE is ${backend.label}; these commands need the relay's store file`,
+    );
   }
-  if (!isPostgresUrl(config.store) && !await storeExists(config)) {
+  if (await backend.probe() === "absent") {
     throw new ConfigError(
       `RELAY_STORE: no store at ${config.store} (run this where the relay runs, with its settings)`,
     );
   }
-  const store = await openStore(config.store, config);
+  const store = await backend.open(config);
   try {
     return await fn(store);
   } finally {
@@ -112,11 +115,5 @@ export async function configuredAndStored(config: Config): Promise<readonly Dest
 
 /** Whether the store file exists: tools that only read must not create an empty one. */
 export async function storeExists(config: Config): Promise<boolean> {
-  if (config.store === ":memory:" || isPostgresUrl(config.store)) return false;
-  try {
-    await Deno.stat(config.store);
-    return true;
-  } catch {
-    return false;
-  }
+  return await storeBackend(config.store).probe() === "present";
 }

@@ -9,7 +9,11 @@ import { parseEventFilter } from "../coder.ts";
 import type { Destination } from "./destination.ts";
 import { logger } from "../log.ts";
 import type { Sink } from "../sinks/sink.ts";
-import { type Store, StoreUnavailableError, type SubscriptionRecord } from "../store/store.ts";
+import {
+  StoreUnavailableError,
+  type SubscriptionRecord,
+  type Subscriptions,
+} from "../store/store.ts";
 
 /** The destinations in force: the environment's, then the API's. */
 export interface DestinationSet {
@@ -26,7 +30,7 @@ export interface DestinationSet {
 /** What {@linkcode createDestinationSet} needs. */
 export interface DestinationSetDeps {
   readonly configured: readonly Destination[];
-  readonly store: Store;
+  readonly store: Pick<Subscriptions, "listSubscriptions" | "closeDeliveries">;
   /** Builds a subscription's sink; may throw for a type this build cannot deliver to. */
   readonly build: (sub: SubscriptionRecord) => Sink;
   readonly now: () => number;

@@ -34,8 +34,9 @@ export type SendResult =
     readonly reason: string;
     readonly status?: number;
     /**
-     * The destination itself is gone (a webhook answering 410): the worker stops delivering to it
-     * until it is edited or the relay restarts, instead of failing every message one by one.
+     * The destination itself is gone (a webhook answering 410): the worker marks it disabled in the
+     * store and holds its deliveries until it is edited or resumed, instead of failing every
+     * message one by one.
      */
     readonly disable?: boolean;
   }
@@ -48,7 +49,7 @@ export type SendResult =
 export function goneResult(reason: string, status: number): SendResult {
   return {
     state: "permanent_failure",
-    reason: `${reason}: destination disabled until it is edited or the relay restarts`,
+    reason: `${reason}: destination disabled until it is edited or resumed`,
     status,
     disable: true,
   };

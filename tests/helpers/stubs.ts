@@ -108,7 +108,7 @@ export async function startRelay(
   const store = deps.store ?? await openKvStore(config.store);
   const app = createApp({ config, ...deps, store });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.handler);
-  app.worker.start();
+  app.start();
   const url = `http://127.0.0.1:${server.addr.port}`;
   const close = async () => {
     await server.shutdown();
