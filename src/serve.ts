@@ -9,7 +9,7 @@ import { type Config, ConfigError } from "./config.ts";
 import { redactText } from "./redact.ts";
 import { describeFilter } from "./coder.ts";
 import { logger } from "./log.ts";
-import { isPostgresUrl, openStore } from "./store/open.ts";
+import { storeBackend } from "./store/open.ts";
 import { lockKvFile, needsKvLock } from "./store/kv_lock.ts";
 import { VERSION } from "./version.ts";
 import { startupWarnings } from "./startup_warnings.ts";
@@ -31,7 +31,8 @@ export async function serve(config: Config): Promise<void> {
       { store: config.store },
     );
   }
-  const store = await openStore(config.store, { ...config, settleLeases: !!lock }).catch(
+  const backend = storeBackend(config.store);
+  const store = await backend.open({ ...config, settleLeases: !!lock }).catch(
     (err: Error) => {
       lock?.release();
       const message = redactText(err.message);
@@ -61,11 +62,7 @@ export async function serve(config: Config): Promise<void> {
           version: VERSION,
           hostname,
           port,
-          store: config.store === ":memory:"
-            ? ":memory:"
-            : isPostgresUrl(config.store)
-            ? "postgres"
-            : "kv",
+          store: backend.kind,
           auth: config.authToken ? "token" : "none",
         });
         for (const warning of startupWarnings(config)) log.warn(warning);
@@ -92,7 +89,7 @@ export async function serve(config: Config): Promise<void> {
     }, app.handler);
   }
   const serving = listen();
-  app.worker.start();
+  app.start();
 
   const stop = () => {
     if (ac.signal.aborted) return;

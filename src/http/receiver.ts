@@ -1,26 +1,28 @@
 /**
- * The Coder webhook receiver: authenticate, read under the size limit, validate, route, store, ack.
+ * The Coder webhook receiver: read under the size limit, validate, route, store, ack (credentials
+ * are checked before, by middleware in `routes.ts`).
  * The 2xx goes out only after the store has the message; anything else leaves the store unchanged.
  *
  * @module
  */
 import { escapeControl } from "../text/control.ts";
 import { type Envelope, EnvelopeSchema, eventKey, MSG_ID_PATTERN } from "../coder.ts";
-import { type Destination, route } from "../destinations.ts";
+import { type Destination, route } from "../destinations/destination.ts";
 import { logger } from "../log.ts";
 import type { RelayMetrics } from "../metrics.ts";
-import type { Store } from "../store/store.ts";
-import { BODY_READ_TIMEOUT_MS, readBody } from "./body.ts";
+import type { Outbox } from "../store/store.ts";
+import { readBody } from "./body.ts";
 import { HttpError } from "./errors.ts";
 import { issuesOf, summarizeIssues } from "../issues.ts";
 
 /** What the receiver needs. */
 export interface ReceiverDeps {
-  readonly store: Store;
+  /** The receiver only ever accepts. */
+  readonly store: Pick<Outbox, "accept">;
   readonly destinations: () => readonly Destination[] | Promise<readonly Destination[]>;
   readonly now: () => number;
   readonly maxBodyBytes: number;
-  /** Deadline for the whole body (default {@link BODY_READ_TIMEOUT_MS}). */
+  /** Deadline for the whole body (default `BODY_READ_TIMEOUT_MS` of `body.ts`). */
   readonly bodyTimeoutMs?: number;
   readonly dedupeWindowMs: number;
   /** Called after each stored message, so delivery starts at once. */
