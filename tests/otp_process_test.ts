@@ -5,6 +5,10 @@
  */
 import assert from "node:assert/strict";
 import type { Envelope } from "../src/coder.ts";
+import { attempt } from "../src/delivery/send.ts";
+import type { Destination } from "../src/destinations/destination.ts";
+import type { Sink } from "../src/sinks/sink.ts";
+import type { DeliveryRecord, Lease } from "../src/store/store.ts";
 import { slack } from "../src/sinks/slack.ts";
 import { ADMIN_TOKEN, adminCall } from "./helpers/admin.ts";
 import {
@@ -192,4 +196,34 @@ Deno.test("slack schema: a DM destination may only use Slack's own API host", ()
     ok({ token: "xoxb-1", channel: "#ops", api_url: "https://proxy.example/api" }),
     true,
   );
+});
+
+Deno.test("send: a secret message is checked against the destination as it is at send time", async () => {
+  const msg = await golden(OTP);
+  const body = new TextEncoder().encode(JSON.stringify(msg));
+  const sent: string[] = [];
+  const sink = (allowsSecrets: boolean): Sink => ({
+    idempotent: false,
+    dedupeFanout: false,
+    allowsSecrets,
+    send(ctx) {
+      sent.push(ctx.msgId);
+      return Promise.resolve({ state: "sent" });
+    },
+  });
+  const dest = (allowsSecrets: boolean) =>
+    ({ id: "d", type: "slack", sink: sink(allowsSecrets) }) as unknown as Destination;
+  const lease = {
+    delivery: { msgId: msg.msg_id, destination: "d", attempts: 0, receivedAt: 0 } as DeliveryRecord,
+    expired: false,
+    token: "t",
+  } satisfies Lease;
+  const store = { getBody: () => Promise.resolve(body) };
+  const clock = { now: () => 0 };
+  const refused = await attempt(dest(false), lease, store, clock);
+  assert.deepEqual(refused.result.state, "permanent_failure");
+  assert.ok(refused.result.state === "permanent_failure" && refused.result.notSent);
+  assert.deepEqual(sent, [], "the sink was never called");
+  assert.equal((await attempt(dest(true), lease, store, clock)).result.state, "sent");
+  assert.deepEqual(sent, [msg.msg_id]);
 });
