@@ -6,7 +6,9 @@ import {
   fetchForSource,
 } from "../src/net/guarded_fetch.ts";
 import { destinationUrlIssues } from "../src/net/destination_urls.ts";
-import { sleep, startStub } from "./helpers/stubs.ts";
+import { createDestinations } from "../src/destinations/create.ts";
+import { openKvStore } from "../src/store/kv.ts";
+import { golden, sleep, startStub, testConfig } from "./helpers/stubs.ts";
 
 // Every connection here goes to loopback stubs; other addresses are tested as data only.
 
@@ -95,4 +97,45 @@ Deno.test("destinationUrlIssues: literal and resolved private hosts name their f
     await destinationUrlIssues({ url: "http://127.0.0.1:1/" }, parseAllowlist("127.0.0.1/32")),
     [],
   );
+});
+
+Deno.test("every admin-API destination type gets the guarded fetch: Teams and template webhooks too", async () => {
+  await using stub = startStub();
+  const store = await openKvStore(":memory:");
+  try {
+    const calls: string[] = [];
+    const spy: typeof fetch = (input, init) => {
+      calls.push(String(input));
+      return fetch(input, init);
+    };
+    const set = createDestinations(testConfig(), { fetch: spy, now: Date.now, store });
+    const subscription = (type: string, configuration: Record<string, unknown>) => ({
+      id: type,
+      name: type,
+      type,
+      eventTypes: ["*"],
+      configuration,
+      enabled: true,
+      createdAt: 0,
+      updatedAt: 0,
+    });
+    const msg = await golden("TemplateWorkspaceDeleted.json");
+    const ctx = { msgId: msg.msg_id, envelope: msg, receivedAt: 0, attempt: 1 };
+    for (
+      const sub of [
+        subscription("teams", { url: stub.url }),
+        subscription("webhook", { url: stub.url, preset: "mattermost" }),
+        subscription("slack-webhook", { url: stub.url }),
+      ]
+    ) {
+      const result = await set.build(sub).send(ctx);
+      assert.equal(result.state, "permanent_failure", sub.type);
+      assert.ok(result.state === "permanent_failure" && result.notSent, sub.type);
+      assert.match(result.reason, /RELAY_ALLOW_PRIVATE_DESTINATIONS/);
+    }
+    assert.deepEqual(calls, [], "the injected (unguarded) fetch was never used");
+    assert.equal(stub.seen.length, 0);
+  } finally {
+    await store.close();
+  }
 });
