@@ -13,16 +13,32 @@ export function readyzUrl(config: Pick<Config, "host" | "port">): string {
   return `http://${host.includes(":") ? `[${host}]` : host}:${config.port}/readyz`;
 }
 
-/** True when `/readyz` answers 200 within `timeoutMs`. */
-export async function healthcheck(
-  config: Pick<Config, "host" | "port">,
-  timeoutMs = 5000,
-): Promise<boolean> {
+/** What the health check found. */
+export interface Readiness {
+  readonly ready: boolean;
+  readonly url: string;
+  /** The HTTP status `/readyz` answered; absent when it did not answer. */
+  readonly status_code?: number;
+  /** `ready`, the relay's reason (`store unreachable`), or why nothing answered. */
+  readonly detail: string;
+}
+
+/** Asks `url` (a `/readyz`) within `timeoutMs`; ready when it answers 200. Never throws. */
+export async function healthcheck(url: string, timeoutMs = 5000): Promise<Readiness> {
   try {
-    const res = await fetch(readyzUrl(config), { signal: AbortSignal.timeout(timeoutMs) });
-    await res.body?.cancel();
-    return res.status === 200;
-  } catch {
-    return false;
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const text = await res.text();
+    let detail = `HTTP ${res.status}`;
+    try {
+      const body = JSON.parse(text) as { status?: unknown; error?: unknown };
+      detail = [body.status, body.error].filter((x) => typeof x === "string").join(": ") || detail;
+    } catch { /* not the relay's JSON: the status says enough */ }
+    return { ready: res.status === 200, url, status_code: res.status, detail };
+  } catch (err) {
+    const e = err as Error;
+    const detail = e.name === "TimeoutError"
+      ? `no answer within ${timeoutMs} ms`
+      : e.message.replace(/^error sending request for url \([^)]*\): /, "");
+    return { ready: false, url, detail };
   }
 }

@@ -37,11 +37,14 @@ Deno.test("cli: help, usage errors (64), configuration errors (78), check-config
       }, dir),
     ]);
     assert.equal(help.code, 0);
-    assert.match(help.stdout, /messages retry <msg_id>/);
+    assert.match(help.stdout, /\n {2}messages +list, show and replay/);
+    assert.match(help.stdout, /main\.ts help <command>/);
     assert.equal(unknown.code, 64);
     assert.match(unknown.stderr, /unknown command "frobnicate"/);
     assert.equal(badFlag.code, 64);
-    assert.match(badFlag.stderr, /colour/);
+    assert.match(badFlag.stderr, /^coder-relay: Unknown option '--colour'\n/);
+    assert.match(badFlag.stderr, /Usage: main\.ts messages list/, "the command's usage");
+    assert.ok(!badFlag.stderr.includes("check-config"), "not every command's usage");
     assert.equal(badConfig.code, 78);
     assert.match(badConfig.stderr, /RELAY_MAX_ATTEMPTS: expected a whole number/);
     assert.equal(shortToken.code, 78);
@@ -161,13 +164,15 @@ Deno.test("cli: messages list, show and retry against a store file", async () =>
 
     const retry = await runMain(["messages", "retry", failed.msg_id, "--json"], env, dir);
     assert.equal(retry.code, 0, retry.stderr);
-    assert.deepEqual(JSON.parse(retry.stdout), {
-      msg_id: failed.msg_id,
-      requeued: ["platformx"],
-    });
-    const again = await runMain(["messages", "retry", failed.msg_id], env, dir);
+    const retried = JSON.parse(retry.stdout);
+    assert.equal(retried.msg_id, failed.msg_id);
+    assert.deepEqual(retried.requeued.map((d: { destination: string }) => d.destination), [
+      "platformx",
+    ]);
+    const again = await runMain(["messages", "retry", failed.msg_id, "--json"], env, dir);
     assert.equal(again.code, 1);
-    assert.match(again.stderr, /nothing to retry/);
+    assert.equal(JSON.parse(again.stdout).error, "nothing_to_retry");
+    assert.match(JSON.parse(again.stdout).message, /no delivery of this message is failed/);
     const store = await openKvStore(env.RELAY_STORE);
     try {
       const m = await store.getMessage(failed.msg_id);

@@ -23,7 +23,13 @@ import {
   statusResult,
   summarize,
 } from "./http.ts";
-import { goneResult, type SendContext, type SendResult, type Sink } from "./sink.ts";
+import {
+  goneResult,
+  type ProbeResult,
+  type SendContext,
+  type SendResult,
+  type Sink,
+} from "./sink.ts";
 import { renderSlackMessage } from "./slack_message.ts";
 
 /** Slack errors retrying cannot fix: a token, scope, channel or message problem. */
@@ -222,6 +228,36 @@ export function createSlackSink(opts: SlackOptions): Sink {
       if (answer.kind !== "response") return failureResult(answer, false);
       const result = slackResult(answer, opts.now(), false);
       return "ok" in result ? { state: "sent", status: answer.status } : result;
+    },
+    /** `auth.test`: whether Slack takes the token, and for which workspace and bot. */
+    async probe(): Promise<ProbeResult> {
+      const answer = await request(opts.fetch, `${opts.apiUrl}/auth.test`, {
+        method: "POST",
+        headers,
+        timeoutMs: opts.timeoutMs,
+      });
+      if (answer.kind !== "response") return { ok: false, detail: `Slack: ${answer.reason}` };
+      if (answer.status !== 200) {
+        return { ok: false, detail: `Slack auth.test answered HTTP ${answer.status}` };
+      }
+      let body: { ok?: unknown; error?: unknown; team?: unknown; user?: unknown };
+      try {
+        body = JSON.parse(answer.text);
+      } catch {
+        return { ok: false, detail: "Slack auth.test answered without JSON" };
+      }
+      if (body.ok !== true) {
+        return {
+          ok: false,
+          detail: `Slack refused the token: ${String(body.error ?? "no reason")}`,
+        };
+      }
+      return {
+        ok: true,
+        detail: `Slack accepted the token (workspace ${String(body.team ?? "?")}, bot ${
+          String(body.user ?? "?")
+        })`,
+      };
     },
   };
 }
