@@ -6,6 +6,7 @@
  * @module
  */
 import type { Config } from "./config.ts";
+import { request } from "./sinks/http.ts";
 
 /** The URL of `/readyz` on this host for the configured listen address (wildcards → loopback). */
 export function readyzUrl(config: Pick<Config, "host" | "port">): string {
@@ -25,20 +26,12 @@ export interface Readiness {
 
 /** Asks `url` (a `/readyz`) within `timeoutMs`; ready when it answers 200. Never throws. */
 export async function healthcheck(url: string, timeoutMs = 5000): Promise<Readiness> {
+  const answer = await request(fetch, url, { timeoutMs });
+  if (answer.kind !== "response") return { ready: false, url, detail: answer.reason };
+  let detail = `HTTP ${answer.status}`;
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    const text = await res.text();
-    let detail = `HTTP ${res.status}`;
-    try {
-      const body = JSON.parse(text) as { status?: unknown; error?: unknown };
-      detail = [body.status, body.error].filter((x) => typeof x === "string").join(": ") || detail;
-    } catch { /* not the relay's JSON: the status says enough */ }
-    return { ready: res.status === 200, url, status_code: res.status, detail };
-  } catch (err) {
-    const e = err as Error;
-    const detail = e.name === "TimeoutError"
-      ? `no answer within ${timeoutMs} ms`
-      : e.message.replace(/^error sending request for url \([^)]*\): /, "");
-    return { ready: false, url, detail };
-  }
+    const body = JSON.parse(answer.text) as { status?: unknown; error?: unknown };
+    detail = [body.status, body.error].filter((x) => typeof x === "string").join(": ") || detail;
+  } catch { /* not the relay's JSON: the status says enough */ }
+  return { ready: answer.status === 200, url, status_code: answer.status, detail };
 }

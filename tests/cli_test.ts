@@ -216,3 +216,147 @@ Deno.test("cli: send-test reports the outcome and exits 1 when it fails", async 
     assert.match(unknown.stderr, /no destination "slack" \(known: platformx\)/);
   });
 });
+
+Deno.test("cli: per-command help lists the flags and their values", async () => {
+  await withTempDir(async (dir) => {
+    const [viaFlag, viaHelp, sub, pause, unknownTopic, json] = await Promise.all([
+      runMain(["messages", "--help"], {}, dir),
+      runMain(["help", "messages"], {}, dir),
+      runMain(["messages", "list", "--help"], {}, dir),
+      runMain(["help", "pause"], {}, dir),
+      runMain(["help", "frobnicate"], {}, dir),
+      runMain(["messages", "show", "--json"], {}, dir),
+    ]);
+    assert.equal(viaFlag.code, 0);
+    assert.equal(viaFlag.stdout, viaHelp.stdout);
+    assert.equal(sub.stdout, viaHelp.stdout);
+    assert.match(viaFlag.stdout, /^Usage: main\.ts messages list/);
+    assert.match(
+      viaFlag.stdout,
+      /--state S .*\n.*temporary_failure,\n.*permanent_failure, unknown/,
+    );
+    assert.match(viaFlag.stdout, /ISO 8601\n +time \(2026-01-31/);
+    assert.match(viaFlag.stdout, /--timeout D .*90s, 5m, 1h/);
+    assert.match(viaFlag.stdout, /--url URL/);
+    assert.ok(!viaFlag.stdout.includes("transform"), "only this command");
+    assert.match(
+      pause.stdout,
+      /^Usage: main\.ts pause \[<destination>\]\n {7}main\.ts pause --status/,
+    );
+    assert.equal(unknownTopic.code, 64);
+    assert.equal(json.code, 64);
+    assert.deepEqual(JSON.parse(json.stdout), {
+      error: "usage",
+      message: "messages show takes one msg_id",
+    });
+    assert.equal(json.stderr, "", "--json errors go to stdout alone");
+  });
+});
+
+Deno.test("cli: pause, resume, webhooks and purge work on the store file too", async () => {
+  await withTempDir(async (dir) => {
+    const env = { RELAY_STORE: `${dir}/relay.kv` };
+    const none = await runMain(["pause", "--json"], env, dir);
+    assert.equal(none.code, 78, "no store to change");
+    const listBefore = await runMain(["webhooks", "list"], env, dir);
+    assert.equal(listBefore.code, 0, listBefore.stderr);
+    assert.match(listBefore.stdout, /^platformx {2}platformx {2}env/);
+    await Deno.writeTextFile(`${dir}/hook.json`, '{"url": "http://127.0.0.1:9/hook"}');
+    {
+      await using _relay = await startRelay(testConfig(env));
+    }
+    const created = await runMain(
+      [
+        "webhooks",
+        "create",
+        "--name=team",
+        "--type=webhook",
+        "--events=*",
+        "--config=@hook.json",
+        "--json",
+      ],
+      env,
+      dir,
+    );
+    assert.equal(created.code, 0, created.stdout + created.stderr);
+    const { id } = JSON.parse(created.stdout);
+    const [paused, shown, purged, badDays] = await Promise.all([
+      runMain(["pause"], env, dir),
+      runMain(["webhooks", "show", id, "--json"], env, dir),
+      runMain(["purge", "--older-than-days", "1"], env, dir),
+      runMain(["purge", "--older-than-days", "-1"], env, dir),
+    ]);
+    assert.equal(paused.stdout.trim(), "delivery paused for every destination");
+    assert.equal(JSON.parse(shown.stdout).name, "team");
+    assert.equal(purged.stdout.trim(), "purged 0 messages older than 1 days");
+    assert.equal(badDays.code, 64);
+    const store = await openKvStore(env.RELAY_STORE);
+    try {
+      assert.equal((await store.getPause()).all, true);
+      assert.equal((await store.getSubscription(id))?.name, "team");
+    } finally {
+      await store.close();
+    }
+    const [resumed, deleted] = await Promise.all([
+      runMain(["resume", "--json"], env, dir),
+      runMain(["webhooks", "delete", id], env, dir),
+    ]);
+    assert.equal(JSON.parse(resumed.stdout).paused, false);
+    assert.equal(deleted.code, 0, deleted.stderr);
+  });
+});
+
+Deno.test("cli: check-config --online asks Slack's auth.test and says what it cannot check", async () => {
+  await using slack = startStub(() => Response.json({ ok: true, team: "Acme", user: "relay" }));
+  await withTempDir(async (dir) => {
+    const env = {
+      SLACK_BOT_TOKEN: "xoxb-test-token-1",
+      SLACK_API_URL: slack.url,
+      WEBHOOK_URL: "http://127.0.0.1:9/hook",
+    };
+    const good = await runMain(["check-config", "--online"], env, dir);
+    assert.equal(good.code, 0, good.stdout + good.stderr);
+    assert.match(
+      good.stdout,
+      /destination slack .*\n {2}online: ok: Slack accepted the token \(workspace Acme, bot relay\)/,
+    );
+    assert.match(good.stdout, /destination platformx .*\n {2}online: not checked: dry run/);
+    assert.match(
+      good.stdout,
+      /destination webhook .*\n {2}online: not checked: no online check for webhook/,
+    );
+    assert.equal(slack.seen.length, 1);
+    assert.equal(slack.seen[0].path, "/auth.test");
+    assert.equal(slack.seen[0].headers.get("authorization"), "Bearer xoxb-test-token-1");
+    assert.ok(!good.stdout.includes("xoxb-test-token-1"), "the token is not printed");
+    slack.handler = () => Response.json({ ok: false, error: "invalid_auth" });
+    const bad = await runMain(["check-config", "--online", "--json"], env, dir);
+    assert.equal(bad.code, 1);
+    const report = JSON.parse(bad.stdout);
+    assert.equal(report.ok, false);
+    const byId = Object.fromEntries(
+      report.destinations.map((d: { id: string; online: unknown }) => [d.id, d.online]),
+    );
+    assert.deepEqual(byId.slack, { ok: false, detail: "Slack refused the token: invalid_auth" });
+    assert.equal(byId.webhook.ok, null);
+  });
+});
+
+Deno.test("cli: placeholder values stop check-config and serve with the variable named (78)", async () => {
+  await withTempDir(async (dir) => {
+    const env = { SLACK_BOT_TOKEN: "xoxb-…", RELAY_STORE: ":memory:", PORT: "0" };
+    const [check, serve, json] = await Promise.all([
+      runMain(["check-config"], env, dir),
+      runMain(["serve"], env, dir),
+      runMain(["check-config", "--json"], { GETDX_API_KEY: "changeme" }, dir),
+    ]);
+    for (const run of [check, serve]) {
+      assert.equal(run.code, 78);
+      assert.match(run.stderr, /SLACK_BOT_TOKEN: looks like a placeholder/);
+      assert.ok(!run.stderr.includes("at "), "no stack trace");
+    }
+    assert.equal(json.code, 78);
+    assert.equal(JSON.parse(json.stdout).error, "config");
+    assert.match(JSON.parse(json.stdout).message, /GETDX_API_KEY: looks like a placeholder/);
+  });
+});

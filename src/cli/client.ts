@@ -125,6 +125,15 @@ async function answer(res: Response, where: string): Promise<unknown> {
   throw new ApiError(res.status, code, message);
 }
 
+/** Why a fetch threw, cause included ("fetch failed" alone says nothing). */
+function reasonOf(err: unknown): string {
+  const e = err as Error;
+  if (e?.name === "TimeoutError") return "no answer within 60 s";
+  const cause = (e?.cause as Error | undefined)?.message;
+  return (cause ? `${e.message}: ${cause}` : String(e?.message ?? err))
+    .replace(/error sending request for url \([^)]*\):?\s*/i, "");
+}
+
 /** The admin API of the relay at `url`, over HTTP. */
 export function remoteClient(url: string, token: string, fetchFn = fetch): AdminClient {
   const where = redactUrl(url);
@@ -144,7 +153,7 @@ export function remoteClient(url: string, token: string, fetchFn = fetch): Admin
         });
       } catch (err) {
         throw new OperationError(
-          `cannot reach the relay at ${where}: ${redactUrl((err as Error).message)}`,
+          `cannot reach the relay at ${where}: ${redactUrl(reasonOf(err))}`,
           "unreachable",
         );
       }

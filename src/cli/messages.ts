@@ -241,7 +241,8 @@ async function retryFailed(flags: Flags, positionals: string[], json: boolean): 
       timeoutMs,
       progress: !json,
     });
-    print(json, { ...replay, ...result }, () => result.summary);
+    const { summary, ...settled } = result;
+    print(json, { ...replay, ...settled }, () => summary);
     return result.sent === replay.msg_ids.length && replay.skipped.length === 0
       ? EXIT.ok
       : EXIT.failure;
