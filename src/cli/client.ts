@@ -40,7 +40,13 @@ export interface AdminClient {
 /** The admin API refused: its status, its `error` code and its message. */
 export class ApiError extends OperationError {
   override name = "ApiError";
-  constructor(readonly status: number, code: string, message: string) {
+  constructor(
+    readonly status: number,
+    code: string,
+    message: string,
+    /** The API's machine-readable detail (validation issues with their paths), for `--json`. */
+    readonly details?: unknown,
+  ) {
     super(message, code);
   }
 }
@@ -102,7 +108,7 @@ export async function remoteTarget(
 /** Reads an admin API answer: its JSON, or an {@linkcode ApiError} carrying the API's reason. */
 async function answer(res: Response, where: string): Promise<unknown> {
   const text = await res.text();
-  let json: { error?: unknown; message?: unknown } | undefined;
+  let json: { error?: unknown; message?: unknown; details?: unknown } | undefined;
   try {
     json = text ? JSON.parse(text) : undefined;
   } catch { /* a proxy's HTML page, say */ }
@@ -122,7 +128,7 @@ async function answer(res: Response, where: string): Promise<unknown> {
   if (res.status === 401 || (res.status === 403 && code === "forbidden")) {
     message += " (check --token or RELAY_ADMIN_TOKEN)";
   }
-  throw new ApiError(res.status, code, message);
+  throw new ApiError(res.status, code, message, json?.details);
 }
 
 /** Why a fetch threw, cause included ("fetch failed" alone says nothing). */

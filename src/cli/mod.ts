@@ -106,7 +106,8 @@ function report(err: unknown, command: Command | undefined, json: boolean): numb
   else throw err;
   const message = (err as Error).message;
   if (json) {
-    console.log(JSON.stringify({ error: code, message }, null, 2));
+    const details = (err as { details?: unknown }).details;
+    console.log(JSON.stringify({ error: code, message, ...(details ? { details } : {}) }, null, 2));
   } else if (err instanceof UsageError) {
     const usage = command
       ? `Usage: ${
