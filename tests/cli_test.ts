@@ -186,13 +186,16 @@ Deno.test("cli: messages list, show and retry against a store file", async () =>
       await using relay = await startRelay(testConfig(env));
       await waitForDelivery(relay.app.store, failed.msg_id, "permanent_failure");
     }
+    // No relay runs now: the bounded wait ends, exit 1, naming what is still open.
     const all = await runMain(
-      ["messages", "retry", "--failed", "--destination", "platformx"],
+      ["messages", "retry", "--failed", "--destination", "platformx", "--wait", "--timeout", "1s"],
       env,
       dir,
     );
-    assert.equal(all.code, 0, all.stderr);
+    assert.equal(all.code, 1, all.stderr);
     assert.match(all.stdout, /re-queued 1 failed deliveries to platformx/);
+    assert.match(all.stdout, /platformx: 0 sent, 0 failed, 1 still open when the wait ended/);
+    assert.match(all.stdout, new RegExp(`still open: ${failed.msg_id}`));
     const usage = await runMain(["messages", "retry", "--failed"], env, dir);
     assert.equal(usage.code, 64);
   });
@@ -280,12 +283,13 @@ Deno.test("cli: pause, resume, webhooks and purge work on the store file too", a
     );
     assert.equal(created.code, 0, created.stdout + created.stderr);
     const { id } = JSON.parse(created.stdout);
-    const [paused, shown, purged, badDays] = await Promise.all([
-      runMain(["pause"], env, dir),
+    // One writer at a time: SQLite answers "database is locked" to concurrent writers.
+    const paused = await runMain(["pause"], env, dir);
+    const [shown, badDays] = await Promise.all([
       runMain(["webhooks", "show", id, "--json"], env, dir),
-      runMain(["purge", "--older-than-days", "1"], env, dir),
       runMain(["purge", "--older-than-days", "-1"], env, dir),
     ]);
+    const purged = await runMain(["purge", "--older-than-days", "1"], env, dir);
     assert.equal(paused.stdout.trim(), "delivery paused for every destination");
     assert.equal(JSON.parse(shown.stdout).name, "team");
     assert.equal(purged.stdout.trim(), "purged 0 messages older than 1 days");
@@ -297,10 +301,8 @@ Deno.test("cli: pause, resume, webhooks and purge work on the store file too", a
     } finally {
       await store.close();
     }
-    const [resumed, deleted] = await Promise.all([
-      runMain(["resume", "--json"], env, dir),
-      runMain(["webhooks", "delete", id], env, dir),
-    ]);
+    const resumed = await runMain(["resume", "--json"], env, dir);
+    const deleted = await runMain(["webhooks", "delete", id], env, dir);
     assert.equal(JSON.parse(resumed.stdout).paused, false);
     assert.equal(deleted.code, 0, deleted.stderr);
   });
