@@ -362,3 +362,38 @@ Deno.test("cli: placeholder values stop check-config and serve with the variable
     assert.match(JSON.parse(json.stdout).message, /GETDX_API_KEY: looks like a placeholder/);
   });
 });
+
+const hasScript = await Deno.stat("/usr/bin/script").then(() => true, () => false);
+
+Deno.test({
+  name: "cli: retry --wait draws a progress bar on a terminal",
+  ignore: !hasScript,
+  async fn() {
+    await using px = startStub(() => new Response("nope", { status: 422 }));
+    await withTempDir(async (dir) => {
+      const env = { GETDX_API_KEY: "k", GETDX_API_URL: px.url, RELAY_STORE: `${dir}/relay.kv` };
+      const failed = await golden("TemplateWorkspaceCreated.json", { data: workspaceData() });
+      {
+        await using relay = await startRelay(testConfig(env));
+        await relay.post(failed);
+        await waitForDelivery(relay.app.store, failed.msg_id, "permanent_failure");
+      }
+      const main = new URL("../main.ts", import.meta.url).pathname;
+      const args = [Deno.execPath(), "run", "-A", main, "messages", "retry", "--failed"];
+      args.push("--destination", "platformx", "--wait", "--timeout", "1s");
+      // util-linux script(1) gives the command a pseudo-terminal, as an operator's shell would.
+      const out = await new Deno.Command("/usr/bin/script", {
+        args: ["-qec", args.map((a) => `'${a}'`).join(" "), "/dev/null"],
+        cwd: dir,
+        env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
+        clearEnv: true,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout);
+      assert.equal(out.code, 1, text);
+      assert.match(text, /\r\[-{24}\] 0\/1 final: 0 sent, 0 failed\r?\n/, "redrawn in place");
+      assert.match(text, /1 still open when the wait ended/);
+    });
+  },
+});
