@@ -16,6 +16,7 @@ import { logger } from "../log.ts";
 import type { Store, SubscriptionRecord } from "../store/store.ts";
 import type { DestinationSet } from "../destinations/set.ts";
 import {
+  changedFields,
   configuredDestinationJson,
   parseSubscription,
   patchSubscription,
@@ -114,7 +115,9 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
       id: sub.id,
       type: sub.type,
       name: sub.name,
-      action: current ? "updated" : "created",
+      action: current
+        ? `updated: ${changedFields(current, sub).join(", ") || "nothing changed"}`
+        : "created",
     });
     const warnings = unknownEventWarnings(sub.eventTypes);
     return { ...subscriptionJson(sub), ...(warnings.length ? { warnings } : {}) };

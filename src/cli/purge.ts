@@ -22,7 +22,9 @@ export const purge: Command = {
   usage: "main.ts purge --older-than-days N",
   help: `Flags:
   --older-than-days N   messages received more than N days ago (a number, fractions allowed;
-                        the relay purges after RELAY_RETENTION_DAYS by itself)
+                        the relay purges after RELAY_RETENTION_DAYS by itself). Their
+                        deliveries go with them, whatever their state: check
+                        messages list --until first if some may still be open
 ${REMOTE_HELP}
 ${COMMON_HELP}`,
   async run(args: string[], cli: CliContext) {
