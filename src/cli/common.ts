@@ -99,11 +99,14 @@ export async function toolConfig(): Promise<Config> {
 
 export async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): Promise<T> {
   if (config.store === ":memory:") {
-    throw new ConfigError("RELAY_STORE is :memory:; these commands need the relay's store file");
+    throw new ConfigError(
+      "RELAY_STORE is :memory:; these commands need the relay's store file, or --url",
+    );
   }
   if (!isPostgresUrl(config.store) && !await storeExists(config)) {
     throw new ConfigError(
-      `RELAY_STORE: no store at ${config.store} (run this where the relay runs, with its settings)`,
+      `RELAY_STORE: no store at ${config.store} (run this where the relay runs, with its ` +
+        "settings, or reach the relay with --url and --token)",
     );
   }
   const store = await openStore(config.store, config);
