@@ -126,7 +126,7 @@ Deno.test("cli: messages list, show and retry against a store file", async () =>
       await relay.post(failed);
       await waitForDelivery(relay.app.store, failed.msg_id, "permanent_failure");
     }
-    const [list, listFailed, listSent, show, showJson, missing, badState, memory, noStore] =
+    const [list, listFailed, listSent, show, showJson, missing, badState, memory, noStore, cursor] =
       await Promise
         .all([
           runMain(["messages", "list"], env, dir),
@@ -138,6 +138,7 @@ Deno.test("cli: messages list, show and retry against a store file", async () =>
           runMain(["messages", "list", "--state", "lost"], env, dir),
           runMain(["messages", "list"], { ...env, RELAY_STORE: ":memory:" }, dir),
           runMain(["messages", "list"], { ...env, RELAY_STORE: `${dir}/elsewhere.kv` }, dir),
+          runMain(["messages", "list", "--cursor", "garbage", "--json"], env, dir),
         ]);
     assert.equal(list.code, 0, list.stderr);
     assert.match(
@@ -161,6 +162,11 @@ Deno.test("cli: messages list, show and retry against a store file", async () =>
     assert.equal(noStore.code, 78);
     assert.match(noStore.stderr, /RELAY_STORE: no store at .*elsewhere\.kv/);
     await assert.rejects(Deno.stat(`${dir}/elsewhere.kv`), "no empty store is created");
+    assert.equal(cursor.code, 1);
+    assert.deepEqual(JSON.parse(cursor.stdout), {
+      error: "invalid_cursor",
+      message: "cursor is not one this relay issued",
+    });
 
     const retry = await runMain(["messages", "retry", failed.msg_id, "--json"], env, dir);
     assert.equal(retry.code, 0, retry.stderr);

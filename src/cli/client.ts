@@ -10,10 +10,11 @@ import { Hono } from "hono";
 import { createAdminRoutes } from "../admin/api.ts";
 import { type Config, readDotEnv } from "../config.ts";
 import { createDestinations } from "../destinations/create.ts";
-import { errorResponse } from "../http/errors.ts";
+import { errorResponse, HttpError } from "../http/errors.ts";
+import { UnsupportedTypeError } from "../sinks/sink.ts";
 import { openKvStore } from "../store/kv.ts";
 import { isPostgresUrl } from "../store/open.ts";
-import type { Store } from "../store/store.ts";
+import { InvalidCursorError, type Store } from "../store/store.ts";
 import {
   type Flags,
   OperationError,
@@ -184,15 +185,31 @@ export function localClient(config: Config, store: Store, where: string): AdminC
       now: Date.now,
     }),
   );
-  api.onError((err) => errorResponse(err));
+  // The API's own refusals answer as over HTTP; anything else (the store failing) is told in one
+  // line below, not logged with a stack as a server would.
+  api.onError((err) => {
+    if (
+      err instanceof HttpError || err instanceof InvalidCursorError ||
+      err instanceof UnsupportedTypeError
+    ) return errorResponse(err);
+    throw err;
+  });
   return {
     where,
     async call(method, path, body) {
-      const res = await api.request(`http://relay.local/api/v1${path}`, {
-        method,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+      let res: Response;
+      try {
+        res = await api.request(`http://relay.local/api/v1${path}`, {
+          method,
+          headers: body === undefined ? {} : { "content-type": "application/json" },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      } catch (err) {
+        throw new OperationError(
+          `${where}: ${redactUrl((err as Error).message)}`,
+          "store_error",
+        );
+      }
       return await answer(res, where);
     },
   };
