@@ -35,6 +35,7 @@ Deno.test("cli: URL credentials never reach a message", () => {
     "cannot reach postgres://***@db:5432/r and http://***@h/",
   );
   assert.equal(redactUrl("http://relay:8080/api/v1"), "http://relay:8080/api/v1");
+  assert.equal(redactUrl("bad http://u:pa#s/s@rd@h:1/x"), "bad http://***@h:1/x");
 });
 
 Deno.test("cli: the remote client sends the token as a bearer and reads API errors", async () => {

@@ -68,9 +68,13 @@ export const REMOTE_HELP =
 /** Environment variables only the command line reads (the README lists them with the rest). */
 export const CLI_ENV_VARS = ["RELAY_URL"] as const;
 
-/** `url` with any user name and password replaced, for messages. */
-export function redactUrl(url: string): string {
-  return url.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]*@/gi, "$1***@");
+/**
+ * `text` with the user name and password of every URL in it replaced, for messages. Up to the
+ * last `@` of the word: a password may hold `#`, `/` or `@` unencoded, and redacting too much is
+ * harmless.
+ */
+export function redactUrl(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)\S*@/gi, "$1***@");
 }
 
 /** Where the commands go: a relay's base URL and token, or undefined for the local store. */
