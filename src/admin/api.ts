@@ -22,6 +22,7 @@ import type {
   Subscriptions,
 } from "../store/store.ts";
 import {
+  changedFields,
   configuredDestinationJson,
   parseSubscription,
   patchSubscription,
@@ -30,13 +31,14 @@ import {
   unknownEventWarnings,
 } from "./subscriptions.ts";
 import { preview, PreviewSchema } from "./preview.ts";
+import { replayFailed } from "./replay.ts";
 import { sendTest } from "./test_send.ts";
 import { deliveryJson, messageJson, MessageQuerySchema, pauseJson } from "./views.ts";
 
 /** What the admin API needs. */
 export interface AdminDeps {
   /** Everything but the delivery loop's leases: inspection, replay, settings, subscriptions. */
-  readonly store: MessageLog & Settings & Subscriptions & Pick<Outbox, "purge">;
+  readonly store: MessageLog & Settings & Subscriptions & Pick<Outbox, "purge" | "getBody">;
   readonly destinations: DestinationSet;
   /** The pause switches changed: the worker re-reads them. */
   readonly onPauseChanged: () => void;
@@ -82,8 +84,12 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
   const app = new Hono({ strict: false });
 
   async function destinationById(id: string): Promise<Destination> {
-    const found = (await deps.destinations.list()).find((d) => d.id === id);
-    if (!found) throw new HttpError(404, "not_found", `no destination "${id}"`);
+    const all = await deps.destinations.list();
+    const found = all.find((d) => d.id === id);
+    if (!found) {
+      const known = all.map((d) => d.id).join(", ");
+      throw new HttpError(404, "not_found", `no destination "${id}" (known: ${known})`);
+    }
     return found;
   }
 
@@ -122,7 +128,9 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
       id: sub.id,
       type: sub.type,
       name: sub.name,
-      action: current ? "updated" : "created",
+      action: current
+        ? `updated: ${changedFields(current, sub).join(", ") || "nothing changed"}`
+        : "created",
     });
     const warnings = unknownEventWarnings(sub.eventTypes);
     return { ...subscriptionJson(sub), ...(warnings.length ? { warnings } : {}) };
@@ -183,6 +191,10 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
       z.object({ email: z.email("expected an email address").optional() }),
     );
     const outcome = await sendTest(dest, deps.now, email);
+    log.info("test notification to {destination}: {state}", {
+      destination: dest.id,
+      state: outcome.state,
+    });
     return c.json({ ok: outcome.state === "sent", ...outcome });
   });
 
@@ -203,11 +215,17 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
       c.req.raw,
       z.object({ destination: z.string().trim().min(1, "must not be empty") }),
     );
-    await destinationById(destination);
-    const requeued = await deps.store.retryFailed(destination, deps.now());
-    if (requeued > 0) deps.onRequeued();
-    log.info("re-queued {requeued} failed deliveries to {destination}", { requeued, destination });
-    return c.json({ destination, requeued });
+    const { requeued, skipped } = await replayFailed(
+      deps.store,
+      await destinationById(destination),
+      deps.now(),
+    );
+    if (requeued.length > 0) deps.onRequeued();
+    log.info(
+      "re-queued {requeued} failed deliveries to {destination}; {skipped} left failed: they cannot succeed as configured",
+      { requeued: requeued.length, destination, skipped: skipped.length },
+    );
+    return c.json({ destination, requeued: requeued.length, msg_ids: requeued, skipped });
   });
   app.post("/messages/purge", async (c) => {
     const { older_than_days: days } = await readJson(
