@@ -227,6 +227,12 @@ const EnvSchema = z.object({
   }
 });
 
+/**
+ * A value copied from an example instead of filled in (`xoxb-…`, `...`, `changeme`, `<token>`):
+ * refused, so that a half-edited `.env` stops start-up instead of failing every delivery.
+ */
+const PLACEHOLDER = /…|\.\.\.|^<[^<>]*>$|^change[-_ ]?me$/i;
+
 /** Every environment variable the relay reads; the README's configuration table lists the same. */
 export const ENV_VARS = Object.freeze(Object.keys(EnvSchema.shape));
 
@@ -243,14 +249,21 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     if (value !== undefined && value.trim() !== "") relevant[key] = value;
   }
   const parsed = EnvSchema.safeParse(relevant);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => {
-      const name = String(issue.path[0] ?? "environment");
-      const shown = name in relevant && !/TOKEN|KEY|SECRET|WEBHOOK_URL/.test(name)
-        ? ` (got ${JSON.stringify(redactUrl(relevant[name]))})`
-        : "";
-      return `${name}: ${issue.message}${shown}`;
-    });
+  const placeholders = Object.keys(relevant).filter((k) => PLACEHOLDER.test(relevant[k].trim()));
+  if (!parsed.success || placeholders.length > 0) {
+    const lines = [
+      ...placeholders.map((name) =>
+        `${name}: looks like a placeholder copied from an example; set the real value or unset it`
+      ),
+      ...(parsed.error?.issues ?? []).flatMap((issue) => {
+        const name = String(issue.path[0] ?? "environment");
+        if (placeholders.includes(name)) return [];
+        const shown = name in relevant && !/TOKEN|KEY|SECRET|WEBHOOK_URL/.test(name)
+          ? ` (got ${JSON.stringify(redactUrl(relevant[name]))})`
+          : "";
+        return [`${name}: ${issue.message}${shown}`];
+      }),
+    ];
     throw new ConfigError(`invalid configuration:\n  ${lines.join("\n  ")}`);
   }
   const e = parsed.data;

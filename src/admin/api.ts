@@ -23,6 +23,7 @@ import type {
   Subscriptions,
 } from "../store/store.ts";
 import {
+  changedFields,
   configuredDestinationJson,
   parseSubscription,
   patchSubscription,
@@ -31,6 +32,7 @@ import {
   unknownEventWarnings,
 } from "./subscriptions.ts";
 import { preview, PreviewSchema } from "./preview.ts";
+import { replayFailed } from "./replay.ts";
 import { sendTest } from "./test_send.ts";
 import { type AddressAllowlist, EMPTY_ALLOWLIST } from "../net/address_guard.ts";
 import { destinationUrlIssues } from "../net/destination_urls.ts";
@@ -39,7 +41,7 @@ import { deliveryJson, messageJson, MessageQuerySchema, pauseJson } from "./view
 /** What the admin API needs. */
 export interface AdminDeps {
   /** Everything but the delivery loop's leases: inspection, replay, settings, subscriptions. */
-  readonly store: MessageLog & Settings & Subscriptions & Pick<Outbox, "purge">;
+  readonly store: MessageLog & Settings & Subscriptions & Pick<Outbox, "purge" | "getBody">;
   readonly destinations: DestinationSet;
   /** Private addresses subscriptions may target (`RELAY_ALLOW_PRIVATE_DESTINATIONS`). */
   readonly allowPrivate?: AddressAllowlist;
@@ -91,8 +93,12 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
   const app = new Hono({ strict: false });
 
   async function destinationById(id: string): Promise<Destination> {
-    const found = (await deps.destinations.list()).find((d) => d.id === id);
-    if (!found) throw new HttpError(404, "not_found", `no destination "${id}"`);
+    const all = await deps.destinations.list();
+    const found = all.find((d) => d.id === id);
+    if (!found) {
+      const known = all.map((d) => d.id).join(", ");
+      throw new HttpError(404, "not_found", `no destination "${id}" (known: ${known})`);
+    }
     return found;
   }
 
@@ -136,7 +142,9 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
       id: sub.id,
       type: sub.type,
       name: sub.name,
-      action: current ? "updated" : "created",
+      action: current
+        ? `updated: ${changedFields(current, sub).join(", ") || "nothing changed"}`
+        : "created",
     });
     const warnings = unknownEventWarnings(sub.eventTypes);
     return { ...subscriptionJson(sub), ...(warnings.length ? { warnings } : {}) };
@@ -197,6 +205,10 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
       z.object({ email: z.email("expected an email address").optional() }),
     );
     const outcome = await sendTest(dest, deps.now, email);
+    log.info("test notification to {destination}: {state}", {
+      destination: dest.id,
+      state: outcome.state,
+    });
     return c.json({ ok: outcome.state === "sent", ...outcome });
   });
 
@@ -217,11 +229,17 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
       c.req.raw,
       z.object({ destination: z.string().trim().min(1, "must not be empty") }),
     );
-    await destinationById(destination);
-    const requeued = await deps.store.retryFailed(destination, deps.now());
-    if (requeued > 0) deps.onRequeued();
-    log.info("re-queued {requeued} failed deliveries to {destination}", { requeued, destination });
-    return c.json({ destination, requeued });
+    const { requeued, skipped } = await replayFailed(
+      deps.store,
+      await destinationById(destination),
+      deps.now(),
+    );
+    if (requeued.length > 0) deps.onRequeued();
+    log.info(
+      "re-queued {requeued} failed deliveries to {destination}; {skipped} left failed: they cannot succeed as configured",
+      { requeued: requeued.length, destination, skipped: skipped.length },
+    );
+    return c.json({ destination, requeued: requeued.length, msg_ids: requeued, skipped });
   });
   app.post("/messages/purge", async (c) => {
     const { older_than_days: days } = await readJson(

@@ -204,3 +204,25 @@ export function configuredDestinationJson(d: Destination): Record<string, unknow
     ...(d.description ? { description: d.description } : {}),
   };
 }
+
+/**
+ * The fields an update changed, by their API names; configuration keys by name alone, so the
+ * operator log says what changed without ever showing a value (they may be secrets).
+ */
+export function changedFields(before: SubscriptionFields, after: SubscriptionFields): string[] {
+  const out: string[] = [];
+  if (before.name !== after.name) out.push("name");
+  if (before.type !== after.type) out.push("type");
+  if (JSON.stringify(before.eventTypes) !== JSON.stringify(after.eventTypes)) {
+    out.push("event_types");
+  }
+  if (before.enabled !== after.enabled) out.push("enabled");
+  if (before.organization !== after.organization) out.push("organization");
+  const keys = new Set([...Object.keys(before.configuration), ...Object.keys(after.configuration)]);
+  for (const key of [...keys].sort()) {
+    if (JSON.stringify(before.configuration[key]) !== JSON.stringify(after.configuration[key])) {
+      out.push(`configuration.${key}`);
+    }
+  }
+  return out;
+}

@@ -69,7 +69,8 @@ export function pauseJson(p: PauseState) {
   };
 }
 
-const STATES = [
+/** Every delivery state, in the order help texts list them. */
+export const STATES = [
   "pending",
   "leased",
   "sent",

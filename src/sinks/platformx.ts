@@ -181,7 +181,7 @@ export function createPlatformXSink(opts: PlatformXOptions): PreviewSink {
       };
     },
     async probe(): Promise<ProbeResult> {
-      if (!opts.apiKey) return { ok: true, detail: "dry run: GETDX_API_KEY is not set" };
+      if (!opts.apiKey) return { ok: null, detail: "dry run: GETDX_API_KEY is not set" };
       // An empty event is refused as invalid once the key is accepted: nothing is recorded.
       const answer = await postJson(opts.fetch, url, {}, {
         headers: { authorization: `Bearer ${opts.apiKey}` },

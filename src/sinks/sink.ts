@@ -77,7 +77,8 @@ export interface Preview {
 
 /** Whether a destination's credentials work (`check-config --online`). */
 export interface ProbeResult {
-  readonly ok: boolean;
+  /** null: nothing could be checked (a dry run, or no way to ask without delivering). */
+  readonly ok: boolean | null;
   readonly detail: string;
 }
 

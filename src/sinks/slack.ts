@@ -27,6 +27,7 @@ import {
   goneResult,
   type Preview,
   type PreviewSink,
+  type ProbeResult,
   type SendContext,
   type SendResult,
 } from "./sink.ts";
@@ -242,6 +243,36 @@ export function createSlackSink(opts: SlackOptions): PreviewSink {
       return {
         body: postMessageBody(`<Slack user id of ${maskEmail(email)}>`, ctx.envelope),
         note: "a DM: the channel is the recipient's user id, looked up by email at delivery",
+      };
+    },
+    /** `auth.test`: whether Slack takes the token, and for which workspace and bot. */
+    async probe(): Promise<ProbeResult> {
+      const answer = await request(opts.fetch, `${opts.apiUrl}/auth.test`, {
+        method: "POST",
+        headers,
+        timeoutMs: opts.timeoutMs,
+      });
+      if (answer.kind !== "response") return { ok: false, detail: `Slack: ${answer.reason}` };
+      if (answer.status !== 200) {
+        return { ok: false, detail: `Slack auth.test answered HTTP ${answer.status}` };
+      }
+      let body: { ok?: unknown; error?: unknown; team?: unknown; user?: unknown };
+      try {
+        body = JSON.parse(answer.text);
+      } catch {
+        return { ok: false, detail: "Slack auth.test answered without JSON" };
+      }
+      if (body.ok !== true) {
+        return {
+          ok: false,
+          detail: `Slack refused the token: ${String(body.error ?? "no reason")}`,
+        };
+      }
+      return {
+        ok: true,
+        detail: `Slack accepted the token (workspace ${String(body.team ?? "?")}, bot ${
+          String(body.user ?? "?")
+        })`,
       };
     },
   };

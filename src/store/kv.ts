@@ -246,14 +246,24 @@ export function createKvStore(kv: Deno.Kv): Store {
     throw new StoreUnavailableError("Deno KV retry kept conflicting; try again");
   }
 
-  async function retryFailed(destination: string, now: number): Promise<number> {
+  async function retryFailed(
+    destination: string,
+    now: number,
+    skip?: (d: DeliveryRecord) => Promise<boolean>,
+  ): Promise<string[]> {
     const msgIds: string[] = [];
     for await (const e of kv.list<null>({ prefix: ["f", destination] })) {
       msgIds.push(e.key[2] as string);
     }
-    let count = 0;
-    for (const msgId of msgIds) count += (await retry(msgId, destination, now)).length;
-    return count;
+    const out: string[] = [];
+    for (const msgId of msgIds) {
+      if (skip) {
+        const d = (await kv.get<DeliveryRecord>(["d", msgId, destination])).value;
+        if (d && await skip(d)) continue;
+      }
+      if ((await retry(msgId, destination, now)).length > 0) out.push(msgId);
+    }
+    return out;
   }
 
   async function queueStats(): Promise<Map<string, QueueStats>> {

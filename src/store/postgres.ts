@@ -328,16 +328,26 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
     throw new StoreUnavailableError("PostgreSQL retry kept conflicting; try again");
   }
 
-  async function retryFailed(destination: string, now: number): Promise<number> {
-    let count = 0;
+  async function retryFailed(
+    destination: string,
+    now: number,
+    skip?: (d: DeliveryRecord) => Promise<boolean>,
+  ): Promise<string[]> {
+    const out: string[] = [];
+    // Keyset pages: a skipped row stays given up, so it must not be read again.
+    let after = "";
     for (;;) {
       const rows = await sql<DeliveryRow[]>`
         SELECT * FROM relay_deliveries
         WHERE state = ANY(${[...GIVEN_UP_STATES]}::text[]) AND destination = ${destination}
           AND closed_by IS NULL
-        LIMIT ${RETRY_BATCH}`;
-      if (rows.length === 0) return count;
-      count += (await requeue(rows, now)).length;
+          AND msg_id > ${after}
+        ORDER BY msg_id LIMIT ${RETRY_BATCH}`;
+      if (rows.length === 0) return out;
+      after = rows[rows.length - 1].msg_id;
+      const kept: DeliveryRow[] = [];
+      for (const r of rows) if (!skip || !await skip(toDelivery(r))) kept.push(r);
+      out.push(...(await requeue(kept, now)).map((d) => d.msgId));
     }
   }
 

@@ -70,9 +70,14 @@ export interface MessageLog {
   retry(msgId: string, destination: string | undefined, now: number): Promise<DeliveryRecord[]>;
   /**
    * Re-queues every `permanent_failure` / `unknown` delivery of a destination (as `retry` does, so
-   * not those closed by its deletion); returns how many.
+   * not those closed by its deletion), except those `skip` resolves true for (they stay as they
+   * are); returns the ids of the messages re-queued.
    */
-  retryFailed(destination: string, now: number): Promise<number>;
+  retryFailed(
+    destination: string,
+    now: number,
+    skip?: (d: DeliveryRecord) => Promise<boolean>,
+  ): Promise<string[]>;
   /** Queue depth and oldest queued delivery per destination (only destinations with a queue). */
   queueStats(): Promise<Map<string, QueueStats>>;
 }
