@@ -34,7 +34,7 @@ import {
 import { preview, PreviewSchema } from "./preview.ts";
 import { replayFailed } from "./replay.ts";
 import { sendTest } from "./test_send.ts";
-import { type AddressAllowlist, EMPTY_ALLOWLIST } from "../net/address_guard.ts";
+import type { AddressAllowlist } from "../net/address_guard.ts";
 import { destinationUrlIssues } from "../net/destination_urls.ts";
 import { deliveryJson, messageJson, MessageQuerySchema, pauseJson } from "./views.ts";
 
@@ -44,7 +44,7 @@ export interface AdminDeps {
   readonly store: MessageLog & Settings & Subscriptions & Pick<Outbox, "purge" | "getBody">;
   readonly destinations: DestinationSet;
   /** Private addresses subscriptions may target (`RELAY_ALLOW_PRIVATE_DESTINATIONS`). */
-  readonly allowPrivate?: AddressAllowlist;
+  readonly allowPrivate: AddressAllowlist;
   /** The pause switches changed: the worker re-reads them. */
   readonly onPauseChanged: () => void;
   /** Deliveries were re-queued: the worker looks at once. */
@@ -126,10 +126,7 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     };
     // Refuses a type or configuration this build cannot deliver to, before anything is stored.
     deps.destinations.build(sub);
-    const blocked = await destinationUrlIssues(
-      sub.configuration,
-      deps.allowPrivate ?? EMPTY_ALLOWLIST,
-    );
+    const blocked = await destinationUrlIssues(sub.configuration, deps.allowPrivate);
     if (blocked.length) throw invalidInput("destination_not_allowed", blocked);
     await deps.store.putSubscription(sub);
     await deps.destinations.reload();
