@@ -35,7 +35,8 @@ export interface AppDeps {
 
 /** A built relay: serve `handler`, `start()` to deliver, `close()` to stop cleanly. */
 export interface App {
-  readonly handler: (req: Request) => Promise<Response>;
+  /** `info` (the connection) lets rejections be logged with the remote address. */
+  readonly handler: (req: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
   readonly worker: Worker;
   /** Purges finished messages past retention, on its own timer. */
   readonly retention: RetentionTask;
@@ -90,6 +91,7 @@ export function createApp(deps: AppDeps): App {
     metrics,
     now,
     maxBodyBytes: config.maxBodyBytes,
+    bodyTimeoutMs: config.bodyTimeoutMs,
     dedupeWindowMs: config.delivery.dedupeWindowMs,
     authToken: config.authToken,
     metricsToken: config.metricsToken,
@@ -104,6 +106,7 @@ export function createApp(deps: AppDeps): App {
     createAdminRoutes({
       store,
       destinations: destinationSet,
+      allowPrivate: config.allowPrivateDestinations,
       onPauseChanged: () => worker.settingsChanged(),
       onRequeued: () => worker.wake(),
       now,
@@ -111,7 +114,7 @@ export function createApp(deps: AppDeps): App {
   );
   let closed: Promise<void> | undefined;
   return {
-    handler: async (req) => await routes.fetch(req),
+    handler: async (req, info) => await routes.fetch(req, info),
     worker,
     retention,
     destinations,

@@ -22,6 +22,8 @@ function relayEnv(dir: string, platformxUrl: string): Record<string, string> {
     RELAY_RETRY_MAX_MS: "200",
     RELAY_SEND_TIMEOUT_MS: "2000",
     RELAY_LEASE_MS: "5000",
+    // Subscriptions point at loopback stubs.
+    RELAY_ALLOW_PRIVATE_DESTINATIONS: "127.0.0.1/32",
   };
 }
 

@@ -264,7 +264,11 @@ Deno.test("cli: per-command help lists the flags and their values", async () => 
 
 Deno.test("cli: pause, resume, webhooks and purge work on the store file too", async () => {
   await withTempDir(async (dir) => {
-    const env = { RELAY_STORE: `${dir}/relay.kv` };
+    // The subscription points at loopback: the local admin API applies the same guard.
+    const env = {
+      RELAY_STORE: `${dir}/relay.kv`,
+      RELAY_ALLOW_PRIVATE_DESTINATIONS: "127.0.0.1/32",
+    };
     const none = await runMain(["pause", "--json"], env, dir);
     assert.equal(none.code, 78, "no store to change");
     const listBefore = await runMain(["webhooks", "list"], env, dir);
@@ -274,19 +278,19 @@ Deno.test("cli: pause, resume, webhooks and purge work on the store file too", a
     {
       await using _relay = await startRelay(testConfig(env));
     }
-    const created = await runMain(
-      [
-        "webhooks",
-        "create",
-        "--name=team",
-        "--type=webhook",
-        "--events=*",
-        "--config=@hook.json",
-        "--json",
-      ],
-      env,
-      dir,
-    );
+    const create = [
+      "webhooks",
+      "create",
+      "--name=team",
+      "--type=webhook",
+      "--events=*",
+      "--config=@hook.json",
+      "--json",
+    ];
+    const refused = await runMain(create, { RELAY_STORE: env.RELAY_STORE }, dir);
+    assert.notEqual(refused.code, 0, "without the allowlist, loopback is refused locally too");
+    assert.match(refused.stdout + refused.stderr, /RELAY_ALLOW_PRIVATE_DESTINATIONS/);
+    const created = await runMain(create, env, dir);
     assert.equal(created.code, 0, created.stdout + created.stderr);
     const { id } = JSON.parse(created.stdout);
     // One writer at a time: SQLite answers "database is locked" to concurrent writers.

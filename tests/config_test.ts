@@ -116,3 +116,13 @@ Deno.test("config: placeholder values copied from an example are refused, naming
   });
   assert.equal(ok.platformx.apiKey, "dx.key.with.dots");
 });
+
+Deno.test("config: RELAY_ALLOW_PRIVATE_DESTINATIONS entries are checked, the variable named", () => {
+  assert.throws(
+    () => parseConfig({ RELAY_ALLOW_PRIVATE_DESTINATIONS: "10.0.0.0/8, 300.1.2.3/40" }),
+    /RELAY_ALLOW_PRIVATE_DESTINATIONS: "300\.1\.2\.3\/40" is neither/,
+  );
+  const c = parseConfig({ RELAY_ALLOW_PRIVATE_DESTINATIONS: "10.0.0.0/8,hooks.internal" });
+  assert.deepEqual(c.allowPrivateDestinations.hosts, ["hooks.internal"]);
+  assert.equal(parseConfig({}).allowPrivateDestinations.ranges.length, 0);
+});

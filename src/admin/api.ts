@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { escapeControl } from "../text/control.ts";
 import { Hono } from "hono";
 import { z } from "zod";
 import type { Destination } from "../destinations/destination.ts";
@@ -33,6 +34,8 @@ import {
 import { preview, PreviewSchema } from "./preview.ts";
 import { replayFailed } from "./replay.ts";
 import { sendTest } from "./test_send.ts";
+import type { AddressAllowlist } from "../net/address_guard.ts";
+import { destinationUrlIssues } from "../net/destination_urls.ts";
 import { deliveryJson, messageJson, MessageQuerySchema, pauseJson } from "./views.ts";
 
 /** What the admin API needs. */
@@ -40,6 +43,8 @@ export interface AdminDeps {
   /** Everything but the delivery loop's leases: inspection, replay, settings, subscriptions. */
   readonly store: MessageLog & Settings & Subscriptions & Pick<Outbox, "purge" | "getBody">;
   readonly destinations: DestinationSet;
+  /** Private addresses subscriptions may target (`RELAY_ALLOW_PRIVATE_DESTINATIONS`). */
+  readonly allowPrivate: AddressAllowlist;
   /** The pause switches changed: the worker re-reads them. */
   readonly onPauseChanged: () => void;
   /** Deliveries were re-queued: the worker looks at once. */
@@ -59,7 +64,11 @@ async function readJson<T extends z.ZodType>(req: Request, schema: T): Promise<z
     try {
       json = JSON.parse(new TextDecoder().decode(bytes));
     } catch (err) {
-      throw new HttpError(400, "invalid_body", `body is not valid JSON: ${(err as Error).message}`);
+      throw new HttpError(
+        400,
+        "invalid_body",
+        `body is not valid JSON: ${escapeControl((err as Error).message)}`,
+      );
     }
   }
   const parsed = schema.safeParse(json);
@@ -117,6 +126,8 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     };
     // Refuses a type or configuration this build cannot deliver to, before anything is stored.
     deps.destinations.build(sub);
+    const blocked = await destinationUrlIssues(sub.configuration, deps.allowPrivate);
+    if (blocked.length) throw invalidInput("destination_not_allowed", blocked);
     await deps.store.putSubscription(sub);
     await deps.destinations.reload();
     // An edit re-enables a destination its sink had reported gone: its held deliveries go out.

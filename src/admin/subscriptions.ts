@@ -17,6 +17,7 @@ import {
 } from "../destinations/registry.ts";
 import { invalidInput } from "../http/errors.ts";
 import { issuesOf } from "../issues.ts";
+import { redactUrl } from "../redact.ts";
 import type { SubscriptionRecord } from "../store/store.ts";
 
 /** The body of `POST`/`PUT /api/v1/webhooks/` before per-type checks. */
@@ -99,6 +100,9 @@ export function patchSubscription(body: unknown, current: SubscriptionRecord): S
   }, { ...current, configuration: kept });
 }
 
+/** Configuration URLs shown with their credentials redacted. */
+const URL_FIELDS = ["url", "api_url"];
+
 function keepSecrets(
   type: DestinationTypeName,
   next: Record<string, unknown>,
@@ -107,6 +111,10 @@ function keepSecrets(
   const out = { ...next };
   for (const field of SECRET_FIELDS[type]) {
     if (stored[field] !== undefined) out[field] = keepSecret(out[field], stored[field]);
+  }
+  for (const field of URL_FIELDS) {
+    const url = stored[field];
+    if (typeof url === "string" && out[field] === redactUrl(url)) out[field] = url;
   }
   return out;
 }
@@ -158,6 +166,13 @@ export function subscriptionJson(sub: SubscriptionRecord): Record<string, unknow
   for (const field of SECRET_FIELDS[sub.type as DestinationTypeName] ?? []) {
     if (configuration[field] !== undefined) {
       configuration[field] = redactValue(configuration[field]);
+    }
+  }
+  // A URL's password and `?token=` are credentials even where the URL itself is not secret.
+  for (const field of URL_FIELDS) {
+    const value = configuration[field];
+    if (typeof value === "string" && value.startsWith("http")) {
+      configuration[field] = redactUrl(value);
     }
   }
   return {

@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from "zod";
+import { redactText } from "../redact.ts";
 import type {
   DeliveryRecord,
   DeliveryState,
@@ -13,6 +14,8 @@ import type {
 } from "../store/store.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
+/** A stored reason as shown: secrets and emails hidden (reasons stored by older versions too). */
+const reason = (r: string | undefined) => r === undefined ? null : redactText(r);
 
 /** A delivery as the API shows it; `history` only on the single-message view. */
 export function deliveryJson(d: DeliveryRecord, withHistory: boolean): Record<string, unknown> {
@@ -25,7 +28,7 @@ export function deliveryJson(d: DeliveryRecord, withHistory: boolean): Record<st
       ? iso(d.nextAttemptAt)
       : null,
     updated_at: iso(d.updatedAt),
-    status_reason: d.statusReason ?? null,
+    status_reason: reason(d.statusReason),
     ...(withHistory
       ? {
         history: d.history.map((a) => ({
@@ -33,7 +36,7 @@ export function deliveryJson(d: DeliveryRecord, withHistory: boolean): Record<st
           state: a.state,
           status_code: a.status ?? null,
           latency_ms: a.latencyMs,
-          status_reason: a.reason ?? null,
+          status_reason: reason(a.reason),
         })),
       }
       : {}),
@@ -58,7 +61,9 @@ export function pauseJson(p: PauseState) {
     paused_destinations: p.destinations,
     // Destinations a sink reported gone: their deliveries are held until edited or resumed.
     disabled_destinations: Object.fromEntries(
-      Object.entries(p.disabled ?? {}).map(([id, h]) => [id, { reason: h.reason, at: iso(h.at) }]),
+      Object.entries(p.disabled ?? {}).map((
+        [id, h],
+      ) => [id, { reason: reason(h.reason), at: iso(h.at) }]),
     ),
     updated_at: p.updatedAt ? iso(p.updatedAt) : null,
   };

@@ -184,6 +184,7 @@ export function localClient(config: Config, store: Store, where: string): AdminC
     createAdminRoutes({
       store,
       destinations: createDestinations(config, { fetch, now: Date.now, store }),
+      allowPrivate: config.allowPrivateDestinations,
       onPauseChanged: () => {},
       onRequeued: () => {},
       now: Date.now,

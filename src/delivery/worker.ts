@@ -102,7 +102,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     const n = l.delivery.attempts + (a.counts ? 1 : 0);
     const decision = decide({ result: a.result, attempt: n, at, counts: a.counts }, config, random);
     const retryAfterMs = a.result.state === "temporary_failure" ? a.result.retryAfterMs : undefined;
-    const pause = breaker.observe(dest.id, a.result.state, retryAfterMs, at);
+    const pause = breaker.observe(dest.id, decision.signal, retryAfterMs, at);
     if (pause) reportPause(dest.id, pause);
     // Held before the outcome is recorded, so no more of its deliveries are leased meanwhile.
     if (decision.disable) await disable(dest.id, decision.disable, at);

@@ -143,10 +143,10 @@ export function createPlatformXSink(opts: PlatformXOptions): PreviewSink {
       if (typeof email !== "string") return email;
       const event = toPlatformXEvent(ctx.envelope, ctx.receivedAt, email);
       if (!opts.apiKey) {
-        log.info("dry run (GETDX_API_KEY unset): would send {name} at {timestamp} {metadata}", {
+        log.info("dry run (GETDX_API_KEY unset): would send {name} at {at} {metadata}", {
           msgId: ctx.msgId,
           name: event.name,
-          timestamp: event.timestamp,
+          at: new Date(ctx.receivedAt).toISOString(),
           metadata: event.metadata,
         });
         log.debug("dry run event for {email}: {event}", { email: maskEmail(email), event });

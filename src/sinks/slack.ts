@@ -348,6 +348,9 @@ const style = {
   icon: slackIcon.optional(),
 };
 
+/** Slack's own Web API: the only host a destination that may carry passcodes may name. */
+const SLACK_API_ORIGIN = "https://slack.com";
+
 const SlackSchema = z.strictObject({
   token: secret.regex(/^xox[a-z]-/, "expected a Slack token (xoxb-…)"),
   /** A channel name or id; absent: a DM to each message's recipient, looked up by email. */
@@ -355,7 +358,18 @@ const SlackSchema = z.strictObject({
   /** Defaults to `SLACK_API_URL`. */
   api_url: apiUrl.optional(),
   ...style,
-});
+}).refine(
+  // A DM destination carries One-Time Passcodes: an API host of the editor's choosing would
+  // receive every one of them. The operator's SLACK_API_URL (the default) stays trusted.
+  (c) =>
+    c.channel !== undefined || c.api_url === undefined ||
+    new URL(c.api_url).origin === SLACK_API_ORIGIN,
+  {
+    path: ["api_url"],
+    message: `a DM destination (no channel) carries One-Time Passcodes, so its api_url must be ` +
+      `${SLACK_API_ORIGIN}/api: leave api_url out, or set a channel`,
+  },
+);
 
 /** The `slack` destination type (Web API): DMs by email, or posts to one channel. */
 export const slack = destinationType({

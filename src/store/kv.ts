@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { settleOrphanedLeases } from "./kv_settle.ts";
 import { concatBytes } from "../bytes.ts";
 import { compress, createKvAccept, type StoredMeta } from "./kv_accept.ts";
 import {
@@ -55,7 +56,10 @@ const SCAN_LIMIT = 1000;
  * Opens (creating its directory) a KV store at `path`, in memory for `:memory:`, or the platform's
  * default KV (Deno Deploy's) without a path.
  */
-export async function openKvStore(path?: string): Promise<Store> {
+export async function openKvStore(
+  path?: string,
+  options: { settleLeases?: boolean } = {},
+): Promise<Store> {
   if (typeof Deno.openKv !== "function") {
     throw new Error(
       "Deno KV is not available: run with --unstable-kv (deno.json sets it for `deno task`)",
@@ -65,7 +69,10 @@ export async function openKvStore(path?: string): Promise<Store> {
     const dir = path.replace(/[/\\][^/\\]*$/, "");
     if (dir && dir !== path) await Deno.mkdir(dir, { recursive: true });
   }
-  return createKvStore(await Deno.openKv(path));
+  const kv = await Deno.openKv(path);
+  // Only with the file lock held: then no live process owns a lease in this file.
+  if (options.settleLeases) await settleOrphanedLeases(kv, Date.now());
+  return createKvStore(kv);
 }
 
 /** Wraps an open KV handle; the store owns it and closes it on `close()`. */

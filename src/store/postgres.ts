@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { REDACTED, redactUrl as redactAnyUrl } from "../redact.ts";
 import postgres, { type Sql } from "postgres";
 import { normalizeName } from "../coder.ts";
 import { groupCommit } from "./group_commit.ts";
@@ -106,7 +107,7 @@ export async function openPostgresStore(
 
 /** `postgres://relay:secret@db/relay` → `postgres://relay:***@db/relay`, for messages and logs. */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^:/@]*):[^@]*@/i, "$1:***@");
+  return redactAnyUrl(url).replaceAll(REDACTED, "***");
 }
 
 /** Wraps a pool whose database is migrated; the store owns the pool and ends it on `close()`. */

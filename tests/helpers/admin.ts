@@ -12,7 +12,12 @@ export const ADMIN_TOKEN = "admin-token-0123456789abcdef";
 
 /** {@linkcode testConfig} with the admin API enabled. */
 export function adminConfig(env: Record<string, string> = {}): Config {
-  return testConfig({ RELAY_ADMIN_TOKEN: ADMIN_TOKEN, ...env });
+  // Subscriptions in tests point at loopback stubs: allow exactly that.
+  return testConfig({
+    RELAY_ADMIN_TOKEN: ADMIN_TOKEN,
+    RELAY_ALLOW_PRIVATE_DESTINATIONS: "127.0.0.1/32",
+    ...env,
+  });
 }
 
 /** A JSON answer with its raw text (to prove secrets are absent from it). */
