@@ -6,7 +6,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { messageJson, MessageQuerySchema } from "./admin/api.ts";
+import { messageJson } from "./admin/api.ts";
+import { MessageQuerySchema } from "./admin/schemas.ts";
 import { createDestinationSet } from "./admin/subscriptions.ts";
 import { sendTest } from "./admin/test_send.ts";
 import { describeFilter } from "./coder.ts";

@@ -8,6 +8,7 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
+import { KNOWN_NOTIFICATIONS, matchesFilter } from "../coder.ts";
 import type { Destination } from "../destinations.ts";
 import { timingSafeEqual } from "../http/auth.ts";
 import { readBody } from "../http/body.ts";
@@ -17,7 +18,6 @@ import { logger } from "../log.ts";
 import type { Sink } from "../sinks/sink.ts";
 import type {
   DeliveryRecord,
-  DeliveryState,
   MessageWithDeliveries,
   PauseState,
   Store,
@@ -33,6 +33,14 @@ import {
   unknownEventWarnings,
 } from "./subscriptions.ts";
 import { sendTest } from "./test_send.ts";
+import { buildOpenApi } from "./openapi.ts";
+import {
+  MessageQuerySchema,
+  PurgeSchema,
+  RetryFailedSchema,
+  TargetSchema,
+  TestSendSchema,
+} from "./schemas.ts";
 
 /** What the admin API needs. */
 export interface AdminDeps {
@@ -146,40 +154,6 @@ export function pauseJson(p: PauseState) {
   };
 }
 
-const STATES = [
-  "pending",
-  "leased",
-  "sent",
-  "temporary_failure",
-  "permanent_failure",
-  "unknown",
-  "deduplicated",
-] as const satisfies readonly DeliveryState[];
-
-/** A time as ISO 8601 or ms since epoch. */
-const time = z.string().trim().transform((s, ctx) => {
-  const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
-  if (Number.isNaN(ms)) {
-    ctx.addIssue({ code: "custom", message: "expected an ISO 8601 time or ms since epoch" });
-    return z.NEVER;
-  }
-  return ms;
-});
-
-/** `GET /messages` query parameters. */
-export const MessageQuerySchema = z.object({
-  state: z.enum(STATES, { error: `expected one of ${STATES.join(", ")}` }).optional(),
-  destination: z.string().trim().min(1).optional(),
-  event: z.string().trim().min(1).optional(),
-  since: time.optional(),
-  until: time.optional(),
-  limit: z.string().regex(/^\d+$/, "expected a whole number").transform(Number)
-    .pipe(z.number().int().min(1).max(500)).default(50),
-  cursor: z.string().min(1).optional(),
-});
-
-const TargetSchema = z.object({ destination: z.string().trim().min(1).optional() });
-
 function query<T extends z.ZodType>(url: string, schema: T): z.output<T> {
   const params = Object.fromEntries(new URL(url).searchParams);
   const parsed = schema.safeParse(params);
@@ -191,6 +165,8 @@ function query<T extends z.ZodType>(url: string, schema: T): z.output<T> {
 export function createAdminRoutes(deps: AdminDeps): Hono {
   const app = new Hono();
   const check = adminAuth(deps.token);
+  // Public: the API's description holds nothing secret, and clients fetch it before any token.
+  app.get("/openapi.json", (c) => c.json(buildOpenApi()));
   app.use(async (c, next) => {
     check(c.req.raw);
     await next();
@@ -287,7 +263,7 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     const dest = await destinationById(c.req.param("id"));
     const { email } = await readJson(
       c.req.raw,
-      z.object({ email: z.email("expected an email address").optional() }),
+      TestSendSchema,
     );
     const outcome = await sendTest(dest, deps.now, email);
     return c.json({ ok: outcome.state === "sent", ...outcome });
@@ -308,7 +284,7 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
   app.post("/messages/retry", async (c) => {
     const { destination } = await readJson(
       c.req.raw,
-      z.object({ destination: z.string().trim().min(1, "must not be empty") }),
+      RetryFailedSchema,
     );
     await destinationById(destination);
     const requeued = await deps.store.retryFailed(destination, deps.now());
@@ -319,7 +295,7 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
   app.post("/messages/purge", async (c) => {
     const { older_than_days: days } = await readJson(
       c.req.raw,
-      z.object({ older_than_days: z.number().min(0, "must not be negative") }),
+      PurgeSchema,
     );
     const purged = await deps.store.purge(deps.now() - days * 86_400_000);
     log.info("purged {purged} messages older than {days} days", { purged, days });
@@ -360,6 +336,17 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
       destinations: requeued.map((d) => d.destination).join(","),
     });
     return c.json({ msg_id: msgId, requeued: requeued.map((d) => deliveryJson(d, false)) });
+  });
+
+  app.get("/event-types", async (c) => {
+    const destinations = await deps.destinations.list();
+    return c.json({
+      event_types: KNOWN_NOTIFICATIONS.map((name) => ({
+        name,
+        destinations: destinations.filter((d) => matchesFilter(d.events, name)).map((d) => d.id),
+      })),
+      next_cursor: null,
+    });
   });
 
   // Pause and resume: accepting continues; deliveries wait in the store.

@@ -7,34 +7,15 @@
  *
  * @module
  */
-import { z } from "zod";
 import { describeFilter, KNOWN_NOTIFICATIONS, normalizeName, parseEventFilter } from "../coder.ts";
 import type { Destination } from "../destinations.ts";
-import { SECRET_FIELDS, SINK_CONFIG_SCHEMAS, SINK_TYPES, type SinkType } from "../sink_config.ts";
+import { SECRET_FIELDS, SINK_CONFIG_SCHEMAS, type SinkType } from "../sink_config.ts";
 import { invalidInput } from "../http/errors.ts";
 import { issuesOf } from "../issues.ts";
 import { logger } from "../log.ts";
 import type { Sink } from "../sinks/sink.ts";
 import { type Store, StoreUnavailableError, type SubscriptionRecord } from "../store/store.ts";
-
-/** The body of `POST`/`PUT /api/v1/webhooks/` before per-type checks. */
-const SubscriptionBodySchema = z.object({
-  name: z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters"),
-  event_types: z.array(z.string().trim().min(1, "must not be empty")).min(
-    1,
-    'list at least one notification name, or "*" for all',
-  ),
-  type: z.enum(SINK_TYPES, { error: `expected one of ${SINK_TYPES.join(", ")}` }),
-  configuration: z.record(z.string(), z.unknown()),
-  enabled: z.boolean().default(true),
-  /** Accepted for CloudTruth compatibility, never required. */
-  organization: z.string().trim().optional(),
-});
-
-/** The same fields, all optional, for `PATCH`. `configuration` keys merge; `null` removes one. */
-const SubscriptionPatchSchema = SubscriptionBodySchema.partial().extend({
-  enabled: z.boolean().optional(),
-});
+import { SubscriptionBodySchema, SubscriptionPatchSchema } from "./schemas.ts";
 
 /** What a valid request produces: the record's editable fields. */
 export type SubscriptionFields = Pick<
