@@ -82,6 +82,7 @@ export function createApp(deps: AppDeps): App {
       onPauseChanged: () => worker.pauseChanged(),
       onRequeued: () => worker.poke(),
       now,
+      isDisabled: (d) => worker.isDisabled(d),
     },
     now,
     maxBodyBytes: config.maxBodyBytes,

@@ -34,6 +34,7 @@ import {
 } from "./subscriptions.ts";
 import { sendTest } from "./test_send.ts";
 import { buildOpenApi } from "./openapi.ts";
+import { createStatsRoutes } from "./stats.ts";
 import {
   MessageQuerySchema,
   PurgeSchema,
@@ -55,6 +56,8 @@ export interface AdminDeps {
   /** Deliveries were re-queued: the worker looks at once. */
   readonly onRequeued: () => void;
   readonly now: () => number;
+  /** Whether the worker stopped delivering to a destination (410 Gone); shown by `/stats`. */
+  readonly isDisabled?: (d: Destination) => boolean;
 }
 
 const ADMIN_BODY_LIMIT = 64 * 1024;
@@ -348,6 +351,8 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
       next_cursor: null,
     });
   });
+
+  app.route("/", createStatsRoutes(deps));
 
   // Pause and resume: accepting continues; deliveries wait in the store.
   app.get("/pause", async (c) => c.json(pauseJson(await deps.store.getPause())));

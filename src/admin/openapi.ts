@@ -19,6 +19,8 @@ import {
   RetryFailedResultSchema,
   RetryFailedSchema,
   RetryResultSchema,
+  StatsQuerySchema,
+  StatsSchema,
   SubscriptionBodySchema,
   SubscriptionListSchema,
   SubscriptionPatchSchema,
@@ -165,6 +167,15 @@ const OPERATIONS: readonly Operation[] = [
     path: "/event-types",
     summary: "The notifications Coder ships and the destinations that receive each",
     ok: { 200: EventTypePageSchema },
+  },
+  {
+    method: "get",
+    path: "/stats",
+    summary:
+      "Per destination: state, queue, sent and failed counts, latency; deliveries per minute",
+    query: StatsQuerySchema,
+    ok: { 200: StatsSchema },
+    errors: [400],
   },
   {
     method: "get",

@@ -211,3 +211,27 @@ export const EventTypeSchema = z.object({
 }).meta({ id: "EventType" });
 /** `GET /event-types`: one page, same shape as every list. */
 export const EventTypePageSchema = pageOf("event_types", EventTypeSchema, "EventTypePage");
+
+const counts = z.object({ sent: z.int(), failed: z.int(), retried: z.int() });
+
+/** One destination's figures on `GET /stats`. */
+export const DestinationStatsSchema = z.object({
+  id: z.string(),
+  type: z.string(),
+  state: z.enum(["enabled", "paused", "disabled"]),
+  reason: z.string().nullable(),
+  queue_depth: z.int(),
+  oldest_queued_at: isoTime.nullable(),
+  last_hour: counts,
+  last_day: counts,
+  latency_ms: z.object({ p50: z.number().nullable(), p99: z.number().nullable() })
+    .meta({ description: "Over the last day, as latency-bucket upper bounds" }),
+}).meta({ id: "DestinationStats" });
+
+/** `GET /stats`: per destination, and deliveries per minute (minutes without any left out). */
+export const StatsSchema = z.object({
+  now: isoTime,
+  window_minutes: z.int(),
+  destinations: z.array(DestinationStatsSchema),
+  minutes: z.array(z.object({ at: isoTime, ...counts.shape })),
+}).meta({ id: "Stats" });

@@ -14,6 +14,7 @@ import type { Destination } from "../destinations.ts";
 import { logger } from "../log.ts";
 import type { SendResult, Sink } from "../sinks/sink.ts";
 import type { RelayMetrics } from "../metrics.ts";
+import { recordStats } from "../store/stats.ts";
 import type { Lease, Outcome, PauseState, Store } from "../store/store.ts";
 import { backoffMs } from "./backoff.ts";
 
@@ -282,6 +283,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       };
     }
     const ok = await store.complete(l, outcome);
+    if (ok) await recordStats(store, dest.id, outcome);
     deps.metrics?.deliveries.inc({ destination: dest.id, state: outcome.state });
     if (counts) deps.metrics?.deliveryLatency.observe(latencyMs / 1000, { destination: dest.id });
     const props = {

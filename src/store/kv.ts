@@ -52,6 +52,7 @@ import {
   type SubscriptionRecord,
   switchPause,
 } from "./store.ts";
+import { kvStats } from "./kv_stats.ts";
 
 /** Largest KV value is 65,536 bytes; stay clear of it. */
 const CHUNK_BYTES = 60_000;
@@ -565,6 +566,7 @@ export function createKvStore(kv: Deno.Kv): Store {
       } catch { /* already closed */ }
       return Promise.resolve();
     },
+    ...kvStats(kv),
   };
 }
 

@@ -19,6 +19,7 @@ import { normalizeName } from "../coder.ts";
 import { groupCommit } from "./group_commit.ts";
 import { guardClearedImmediates } from "./pg_immediates.ts";
 import { migrate } from "./pg_schema.ts";
+import { pgStats } from "./pg_stats.ts";
 import {
   type AcceptInput,
   type AcceptResult,
@@ -420,6 +421,7 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
       await batches.drain();
       await sql.end({ timeout: 5 });
     },
+    ...pgStats(sql),
   };
 }
 

@@ -7,6 +7,7 @@
  * @module
  */
 import { normalizeName } from "../coder.ts";
+import type { StatsStore } from "./stats.ts";
 
 /**
  * A delivery's state, mirroring Coder's own message states, plus two of ours:
@@ -196,7 +197,7 @@ export interface SubscriptionRecord {
 }
 
 /** The contract every backend meets; `tests/store_contract.ts` proves it for each. */
-export interface Store {
+export interface Store extends StatsStore {
   /**
    * Stores the message and one delivery per destination in one atomic, durable write. Idempotent on
    * `msgId`; destinations whose event key is already live are recorded as `deduplicated`.
