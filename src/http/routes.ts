@@ -6,6 +6,7 @@
  */
 import { Hono } from "hono";
 import { type AdminDeps, createAdminRoutes } from "../admin/api.ts";
+import { createConsole } from "../console/mod.ts";
 import { METRICS_CONTENT_TYPE } from "../metrics.ts";
 import type { Store } from "../store/store.ts";
 import { logger } from "../log.ts";
@@ -107,5 +108,9 @@ export function createRoutes(deps: RoutesDeps): Hono {
     });
   }
   if (admin) app.route("/api/v1", createAdminRoutes(admin));
+  app.route(
+    "/ui",
+    createConsole({ token: admin?.token, handler: (req) => app.fetch(req), now: deps.now }),
+  );
   return app;
 }
