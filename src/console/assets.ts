@@ -87,3 +87,8 @@ if (typeSelect && document.querySelector("fieldset[data-type]")) {
   typeSelect.addEventListener("change", () => showType(typeSelect));
 }
 `;
+
+/** The tab icon: a relay arrow. */
+export const FAVICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">
+<rect width="16" height="16" rx="3" fill="#0a58ca"/><path d="M3 8h8M8 4l4 4-4 4" stroke="#fff"
+stroke-width="2" fill="none"/></svg>`;

@@ -46,20 +46,21 @@ export function page(ctx: PageContext, title: string, body: Html, head?: Html): 
     <!doctype html>
     <html lang="en">
       <head>
-    <meta charset="utf-8">
-    <meta name="viewport" content="width=device-width, initial-scale=1">
-    <title>${title} · coder-relay</title>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>${title} · coder-relay</title>
+        <link rel="icon" href="${BASE}/static/favicon.svg" type="image/svg+xml">
     <link rel="stylesheet" href="${BASE}/static/console.css">
-    <script src="${BASE}/static/console.js" defer></script>
-    ${head}
-      </head>
+        <script src="${BASE}/static/console.js" defer></script>
+        ${head}
+          </head>
       <body>
         <a class="skip" href="#main">Skip to content</a>
         <header><span class="brand">coder-relay</span>${nav}</header>
         <main id="main">
-    <h1>${title}</h1>
-    ${body}
-        </main>
+        <h1>${title}</h1>
+        ${body}
+            </main>
       </body>
     </html>
   `;

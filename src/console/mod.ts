@@ -12,7 +12,7 @@ import type { Context } from "hono";
 import { readBody } from "../http/body.ts";
 import { timingSafeEqual } from "../http/auth.ts";
 import { createApiClient, qs } from "./api_client.ts";
-import { CSS, JS } from "./assets.ts";
+import { CSS, FAVICON, JS } from "./assets.ts";
 import { Html, html } from "./html.ts";
 import { BASE, page, type PageContext } from "./layout.ts";
 import { cookieOf, createSessions, isHttps, sameOrigin, sessionCookie } from "./session.ts";
@@ -71,7 +71,8 @@ export function createConsole(deps: ConsoleDeps): Hono {
     const h = c.res.headers;
     h.set("content-security-policy", CSP);
     h.set("x-content-type-options", "nosniff");
-    h.set("referrer-policy", "no-referrer");
+    // Not no-referrer: with it Chromium sends `Origin: null` on the console's own form posts.
+    h.set("referrer-policy", "same-origin");
     h.set("x-frame-options", "DENY");
     if (!h.has("cache-control")) h.set("cache-control", "no-store");
   });
@@ -79,6 +80,7 @@ export function createConsole(deps: ConsoleDeps): Hono {
     new Response(body, { headers: { "content-type": type, "cache-control": "max-age=300" } });
   app.get("/static/console.css", asset(CSS, "text/css; charset=utf-8"));
   app.get("/static/console.js", asset(JS, "text/javascript; charset=utf-8"));
+  app.get("/static/favicon.svg", asset(FAVICON, "image/svg+xml"));
 
   const token = deps.token;
   if (!token) {
