@@ -258,6 +258,12 @@ Deno.test({
         await page.getByRole("heading", { level: 1, name: "Retrying platformx" }).waitFor();
         assert.match(await page.getByRole("status").innerText(), /1 deliveries re-queued/);
         await waitForDelivery(relay.app.store, again.msg_id, "sent");
+        // The page's script updates the progress in place until nothing waits.
+        await page.getByRole("status").filter({ hasText: "done" }).waitFor();
+        assert.equal(
+          await page.locator("progress").evaluate((e) => (e as unknown as { value: number }).value),
+          1,
+        );
         await axe(page, "retry progress");
       });
 

@@ -66,20 +66,31 @@ progress { width: 20rem; }
 `;
 
 /**
- * Progressive enhancement only: every page works without it. Asks before destructive submits
- * (`data-confirm`), and shows only the fieldset of the chosen destination type.
+ * Progressive enhancement only: every page works without it (deletes and bulk retries ask on a
+ * page of their own). Updates a retry's progress in place (`data-poll`), and shows only the
+ * fieldset of the chosen destination type.
  */
 export const JS = `
-document.addEventListener("submit", (e) => {
-  const msg = e.target.getAttribute && e.target.getAttribute("data-confirm");
-  if (msg && !window.confirm(msg)) e.preventDefault();
-});
 function showType(select) {
   for (const fs of document.querySelectorAll("fieldset[data-type]")) {
     const on = fs.getAttribute("data-type") === select.value;
     fs.hidden = !on;
     fs.disabled = !on;
   }
+}
+const poll = document.querySelector("[data-poll]");
+if (poll) {
+  const bar = poll.querySelector("progress");
+  const status = poll.querySelector("[role=status]");
+  const tick = async () => {
+    const res = await fetch(poll.getAttribute("data-poll"), { credentials: "same-origin" });
+    if (!res.ok) return;
+    const p = await res.json();
+    bar.value = p.requeued ? p.requeued - p.waiting : 1;
+    bar.textContent = status.textContent = p.text;
+    if (p.waiting > 0) setTimeout(tick, 2000);
+  };
+  setTimeout(tick, 2000);
 }
 const typeSelect = document.getElementById("type");
 if (typeSelect && document.querySelector("fieldset[data-type]")) {

@@ -169,30 +169,33 @@ ${
 }
 
 /**
- * After a bulk retry: how many were re-queued and, refreshing itself every two seconds (no script
- * needed), how many of them are still waiting.
+ * After a bulk retry: how many were re-queued and how many of them still wait. The page's script
+ * updates the figures every two seconds from `progress.json` (no reload); without script,
+ * "Refresh" does it.
  */
-export function retryProgressPage(
-  id: string,
-  requeued: number,
-  waiting: number,
-): [string, Html, Html] {
+export function retryProgressPage(id: string, requeued: number, waiting: number): [string, Html] {
   const done = Math.max(0, requeued - waiting);
-  const finished = waiting === 0;
+  const path = `${BASE}/destinations/${encodeURIComponent(id)}/retry/progress`;
   return [
     `Retrying ${id}`,
     html`
-      <p
-        role="status">${requeued} deliveries re-queued; ${done} of ${requeued} no longer waiting${finished
-          ? " — done"
-          : ""}.</p>
-      <label for="progress">Progress</label>
-      <progress id="progress" max="${requeued || 1}" value="${requeued
-        ? done
-        : 1}">${done} of ${requeued}</progress>
-      <p><a href="${BASE}/messages?destination=${encodeURIComponent(id)}">Messages to ${id}</a> ·
+      <div id="retry-progress" data-poll="${path}.json?requeued=${requeued}">
+        <p role="status" id="retry-status">${progressText(requeued, waiting)}</p>
+        <label for="progress">Progress</label>
+        <progress id="progress" max="${requeued || 1}"
+          value="${requeued ? done : 1}">${done} of ${requeued}</progress>
+      </div>
+      <p><a href="${path}?requeued=${requeued}">Refresh</a> ·
+      <a href="${BASE}/messages?destination=${encodeURIComponent(id)}">Messages to ${id}</a> ·
       <a href="${BASE}/destinations">Back to destinations</a></p>
     `,
-    finished ? html`` : html`<meta http-equiv="refresh" content="2">`,
   ];
+}
+
+/** The progress sentence, shared by the page and its JSON. */
+export function progressText(requeued: number, waiting: number): string {
+  const done = Math.max(0, requeued - waiting);
+  return `${requeued} deliveries re-queued; ${done} of ${requeued} no longer waiting${
+    waiting === 0 ? " — done" : ""
+  }.`;
 }

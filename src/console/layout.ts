@@ -28,7 +28,7 @@ const NAV = [
 ] as const;
 
 /** A whole page. */
-export function page(ctx: PageContext, title: string, body: Html, head?: Html): Html {
+export function page(ctx: PageContext, title: string, body: Html): Html {
   const nav = ctx.csrf
     ? html`
       <nav aria-label="Main">
@@ -52,7 +52,6 @@ export function page(ctx: PageContext, title: string, body: Html, head?: Html): 
         <link rel="icon" href="${BASE}/static/favicon.svg" type="image/svg+xml">
     <link rel="stylesheet" href="${BASE}/static/console.css">
         <script src="${BASE}/static/console.js" defer></script>
-        ${head}
           </head>
       <body>
         <a class="skip" href="#main">Skip to content</a>

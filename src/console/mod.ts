@@ -22,6 +22,7 @@ import {
   deletePage,
   destinationsPage,
   notice,
+  progressText,
   retryPage,
   retryProgressPage,
   testNotice,
@@ -49,11 +50,11 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
   "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const FORM_LIMIT = 64 * 1024;
 
-type Rendered = [string, Html] | [string, Html, Html];
+type Rendered = [string, Html];
 type Ctx = Context;
 
 function send(ctx: PageContext, r: Rendered, status = 200): Response {
-  return new Response(page(ctx, r[0], r[1], r[2]).value, {
+  return new Response(page(ctx, r[0], r[1]).value, {
     status,
     headers: { "content-type": "text/html; charset=utf-8" },
   });
@@ -343,13 +344,21 @@ ${error ? html`<p class="error" role="alert" id="login-error">${error}</p>` : ""
       303,
     );
   });
+  const waiting = async (id: string, requeued: number) => {
+    const stats = await api("GET", "/stats?minutes=1");
+    const d = (stats.json?.destinations ?? []).find((x: { id: string }) => x.id === id);
+    return Math.min(requeued, d?.queue_depth ?? 0);
+  };
   app.get("/destinations/:id/retry/progress", async (c) => {
     const id = c.req.param("id");
     const requeued = Number(c.req.query("requeued")) || 0;
-    const stats = await api("GET", "/stats?minutes=1");
-    const d = (stats.json?.destinations ?? []).find((x: { id: string }) => x.id === id);
     const ctx = ctxOf(c, "destinations");
-    return send(ctx, retryProgressPage(id, requeued, Math.min(requeued, d?.queue_depth ?? 0)));
+    return send(ctx, retryProgressPage(id, requeued, await waiting(id, requeued)));
+  });
+  app.get("/destinations/:id/retry/progress.json", async (c) => {
+    const requeued = Number(c.req.query("requeued")) || 0;
+    const left = await waiting(c.req.param("id"), requeued);
+    return c.json({ requeued, waiting: left, text: progressText(requeued, left) });
   });
   return app;
 }
