@@ -50,9 +50,9 @@ export function page(ctx: PageContext, title: string, body: Html): Html {
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>${title} · coder-relay</title>
         <link rel="icon" href="${BASE}/static/favicon.svg" type="image/svg+xml">
-    <link rel="stylesheet" href="${BASE}/static/console.css">
+        <link rel="stylesheet" href="${BASE}/static/console.css">
         <script src="${BASE}/static/console.js" defer></script>
-          </head>
+      </head>
       <body>
         <a class="skip" href="#main">Skip to content</a>
         <header><span class="brand">coder-relay</span>${nav}</header>
