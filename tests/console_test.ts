@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ADMIN_TOKEN, adminCall, adminConfig } from "./helpers/admin.ts";
 import { csrfOf, signIn } from "./helpers/console.ts";
+import { TYPE_NAMES } from "../src/destinations/registry.ts";
 import {
   golden,
   startRelay,
@@ -201,4 +202,43 @@ Deno.test("console actions over HTTP: replay, validation next to the field, crea
   );
   assert.match(del.text, /Deleted/);
   assert.equal((await adminCall(relay.url, "GET", `/api/v1/webhooks/${hook.id}`)).status, 404);
+});
+
+Deno.test("console destination form: every registered type, Teams and webhook templates included", async () => {
+  await using relay = await startRelay(adminConfig({}));
+  const s = await signIn(relay.url);
+  const form = await s.get("/ui/destinations/new");
+  for (const type of TYPE_NAMES) assert.match(form.text, new RegExp(`data-type="${type}"`));
+  // Secrets from the registry's SECRET_FIELDS: password inputs, never prefilled.
+  assert.match(form.text, /type="password" id="config-teams-url"/);
+  assert.match(form.text, /<textarea id="config-webhook-template"/);
+  assert.match(form.text, /id="config-webhook-preset"[^]*?<option value=""\s+selected>\(none\)/);
+  assert.match(form.text, /<option value="discord"\s*>discord<\/option>/);
+
+  const teams = await s.post("/ui/destinations/new", {
+    name: "ops-teams",
+    type: "teams",
+    event_types: "*",
+    enabled: "on",
+    "config-teams-url": "http://127.0.0.1:9/workflows/run?sig=teams-flow-signature",
+  }, "/ui/destinations/new");
+  assert.match(teams.text, /Created ops-teams/);
+  const chat = await s.post("/ui/destinations/new", {
+    name: "chat",
+    type: "webhook",
+    event_types: "*",
+    enabled: "on",
+    "config-webhook-url": "http://127.0.0.1:9/hooks/chat",
+    "config-webhook-format": "coder",
+    "config-webhook-preset": "discord",
+  }, "/ui/destinations/new");
+  assert.match(chat.text, /Created chat/);
+  const list = await adminCall(relay.url, "GET", "/api/v1/webhooks/");
+  const byName = (n: string) => list.json.results.find((r: { name: string }) => r.name === n);
+  assert.equal(byName("ops-teams").type, "teams");
+  assert.equal(byName("chat").configuration.preset, "discord");
+  assert.equal(byName("chat").configuration.template, undefined);
+  const edit = await s.get(`/ui/destinations/${byName("ops-teams").id}/edit`);
+  assert.ok(!edit.text.includes("teams-flow-signature"), "the flow URL is write-only");
+  assert.match(edit.text, /a value is set; leave empty to keep it/);
 });

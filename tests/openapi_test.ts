@@ -41,6 +41,7 @@ Deno.test("the spec check refuses an answer the document does not describe", () 
       checkAgainstSpec("GET", "/api/v1/pause", 200, {
         paused: true,
         paused_destinations: [],
+        disabled_destinations: {},
         updated_at: null,
         extra: 1,
       }),
@@ -51,6 +52,7 @@ Deno.test("the spec check refuses an answer the document does not describe", () 
   checkAgainstSpec("GET", "/api/v1/pause", 200, {
     paused: true,
     paused_destinations: ["platformx"],
+    disabled_destinations: { hook: { reason: "410 Gone", at: "2026-01-01T00:00:00.000Z" } },
     updated_at: "2026-01-01T00:00:00.000Z",
   });
 });

@@ -14,6 +14,7 @@ import {
   MessageQuerySchema,
   MessageSchema,
   PauseSchema,
+  PreviewResultSchema,
   PurgeResultSchema,
   PurgeSchema,
   RetryFailedResultSchema,
@@ -29,6 +30,7 @@ import {
   TestOutcomeSchema,
   TestSendSchema,
 } from "./schemas.ts";
+import { PreviewSchema } from "./preview.ts";
 
 type Json = Record<string, unknown>;
 
@@ -49,6 +51,14 @@ interface Operation {
 const id = { name: "id", in: "path", required: true, schema: { type: "string" } };
 
 const OPERATIONS: readonly Operation[] = [
+  {
+    method: "post",
+    path: "/preview",
+    summary: "What destinations would receive for a Coder message, offline: nothing stored or sent",
+    body: PreviewSchema,
+    ok: { 200: PreviewResultSchema },
+    errors: [400, 404, 413],
+  },
   {
     method: "get",
     path: "/webhooks/",

@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import { SINK_TYPES } from "../sink_config.ts";
+import { TYPE_NAMES } from "../destinations/registry.ts";
 import type { DeliveryState } from "../store/store.ts";
 
 /** Every delivery state, in the order the API documents them. */
@@ -78,7 +78,7 @@ export const SubscriptionBodySchema = z.object({
     1,
     'list at least one notification name, or "*" for all',
   ),
-  type: z.enum(SINK_TYPES, { error: `expected one of ${SINK_TYPES.join(", ")}` }),
+  type: z.enum(TYPE_NAMES, { error: `expected one of ${TYPE_NAMES.join(", ")}` }),
   configuration: z.record(z.string(), z.unknown())
     .meta({ description: "Per type; secrets are write-only (returned redacted)" }),
   enabled: z.boolean().default(true),
@@ -188,8 +188,25 @@ export const TestOutcomeSchema = z.object({
 export const PauseSchema = z.object({
   paused: z.boolean(),
   paused_destinations: z.array(z.string()),
+  disabled_destinations: z.record(z.string(), z.object({ reason: z.string(), at: isoTime }))
+    .meta({ description: "Destinations a sink reported gone; held until edited or resumed" }),
   updated_at: nullable(isoTime),
 }).meta({ id: "Pause" });
+
+/** One destination's offline preview: what it would be sent, or why not. */
+export const DestinationPreviewSchema = z.object({
+  destination: z.string(),
+  type: z.string(),
+  routed: z.boolean(),
+  body: z.unknown().optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  note: z.string().optional(),
+}).meta({ id: "DestinationPreview" });
+/** `POST /preview`. */
+export const PreviewResultSchema = z.object({
+  msg_id: z.string(),
+  destinations: z.array(DestinationPreviewSchema),
+}).meta({ id: "PreviewResult" });
 
 /** `POST /messages/retry`. */
 export const RetryFailedResultSchema = z.object({

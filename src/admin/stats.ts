@@ -5,21 +5,19 @@
  * @module
  */
 import { Hono } from "hono";
-import type { Destination } from "../destinations.ts";
 import { invalidInput } from "../http/errors.ts";
 import { issuesOf } from "../issues.ts";
 import { LATENCY_BUCKETS_MS, latencyQuantile, minuteOf } from "../store/stats.ts";
-import type { Store } from "../store/store.ts";
-import type { DestinationSet } from "./subscriptions.ts";
+import type { StatsStore } from "../store/stats.ts";
+import type { MessageLog, Settings } from "../store/store.ts";
+import type { DestinationSet } from "../destinations/set.ts";
 import { StatsQuerySchema } from "./schemas.ts";
 
 /** What the statistics route needs. */
 export interface StatsDeps {
-  readonly store: Store;
+  readonly store: Pick<MessageLog, "queueStats"> & Pick<Settings, "getPause"> & StatsStore;
   readonly destinations: DestinationSet;
   readonly now: () => number;
-  /** Whether the worker stopped delivering to a destination (it answered 410 Gone). */
-  readonly isDisabled?: (d: Destination) => boolean;
 }
 
 type Counts = { sent: number; failed: number; retried: number };
@@ -69,10 +67,11 @@ export function createStatsRoutes(deps: StatsDeps): Hono {
       destinations: destinations.map((d) => {
         const s = perDest.get(d.id);
         const q = queues.get(d.id);
+        const gone = pause.disabled?.[d.id];
         const [state, reason] = !d.enabled
           ? ["disabled", "disabled in its configuration"]
-          : deps.isDisabled?.(d)
-          ? ["disabled", "the destination answered 410 Gone; edit it or restart to try again"]
+          : gone
+          ? ["disabled", `${gone.reason}; its deliveries are held until it is edited or resumed`]
           : pause.all
           ? ["paused", "every destination is paused"]
           : pause.destinations.includes(d.id)

@@ -6,23 +6,50 @@
  * @module
  */
 import type { z } from "zod";
-import { SECRET_FIELDS, SINK_CONFIG_SCHEMAS, SINK_TYPES, type SinkType } from "../sink_config.ts";
+import {
+  type DestinationTypeName,
+  destinationTypeOf,
+  SECRET_FIELDS,
+  TYPE_NAMES,
+} from "../destinations/registry.ts";
 import { Html, html } from "./html.ts";
 import { BASE, csrfField, type PageContext } from "./layout.ts";
 
-type Kind = { kind: "text" } | { kind: "checkbox" } | { kind: "map" } | {
+type Kind = { kind: "text" } | { kind: "long" } | { kind: "checkbox" } | { kind: "map" } | {
   kind: "select";
   options: string[];
 };
 
+// deno-lint-ignore no-explicit-any
+type Def = any;
+
+/** A schema's definition under its wrappers (optional, default, a transform's input). */
+function defOf(schema: z.ZodType): Def {
+  let def = (schema as Def)._zod.def;
+  for (let i = 0; i < 10; i++) {
+    if (["optional", "default", "nullable"].includes(def.type)) def = def.innerType._zod.def;
+    else if (def.type === "pipe") def = def.in._zod.def;
+    else break;
+  }
+  return def;
+}
+
 /** How a configuration field is edited, from its schema. */
 function kindOf(schema: z.ZodType): Kind {
-  // deno-lint-ignore no-explicit-any
-  let def = (schema as any)._zod.def;
-  while (["optional", "default", "nullable"].includes(def.type)) def = def.innerType._zod.def;
+  const def = defOf(schema);
   if (def.type === "boolean") return { kind: "checkbox" };
   if (def.type === "record") return { kind: "map" };
-  if (def.type === "enum") return { kind: "select", options: Object.values(def.entries) };
+  // An optional choice offers "none" first; one with a default shows the default first.
+  if (def.type === "enum") {
+    const none = schema.safeParse(undefined);
+    const options = Object.values(def.entries) as string[];
+    return {
+      kind: "select",
+      options: none.success && none.data === undefined ? ["", ...options] : options,
+    };
+  }
+  // A JSON text or object (a webhook body template): edited as text over several lines.
+  if (def.type === "union") return { kind: "long" };
   return { kind: "text" };
 }
 
@@ -33,10 +60,12 @@ interface Field {
   readonly secret: boolean;
 }
 
-/** The fields of one type's configuration, in schema order. */
-export function fieldsOf(type: SinkType): Field[] {
-  const shape = (SINK_CONFIG_SCHEMAS[type] as unknown as { shape: Record<string, z.ZodType> })
-    .shape;
+/**
+ * The fields of one type's configuration, in schema order, from its descriptor in the registry:
+ * a new type (or a new field) gets its form fields without console changes.
+ */
+export function fieldsOf(type: DestinationTypeName): Field[] {
+  const shape: Record<string, z.ZodType> = defOf(destinationTypeOf(type)!.schema).shape ?? {};
   return Object.entries(shape).map(([name, schema]) => ({
     name,
     kind: kindOf(schema),
@@ -65,7 +94,7 @@ export interface FormState {
 /** The form's state for a destination as the API returns it. */
 // deno-lint-ignore no-explicit-any
 export function stateOf(sub: any): FormState {
-  const secrets = SECRET_FIELDS[sub.type as SinkType] ?? [];
+  const secrets = SECRET_FIELDS[sub.type as DestinationTypeName] ?? [];
   const config: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(sub.configuration ?? {})) {
     if (!secrets.includes(k)) config[k] = v;
@@ -85,7 +114,7 @@ export function stateOf(sub: any): FormState {
 /** An empty form. */
 export const EMPTY_FORM: FormState = {
   name: "",
-  type: SINK_TYPES[0],
+  type: TYPE_NAMES[0],
   eventTypes: "*",
   enabled: true,
   config: {},
@@ -103,7 +132,9 @@ export function readForm(
   const type = text("type");
   const configuration: Record<string, unknown> = {};
   const shown: Record<string, unknown> = {};
-  const fields = (SINK_TYPES as readonly string[]).includes(type) ? fieldsOf(type as SinkType) : [];
+  const fields = (TYPE_NAMES as readonly string[]).includes(type)
+    ? fieldsOf(type as DestinationTypeName)
+    : [];
   for (const f of fields) {
     const raw = text(fieldId(type, f.name));
     if (f.kind.kind === "checkbox") {
@@ -175,7 +206,7 @@ function errorOf(state: FormState, id: string): [Html, Html] {
     : [new Html(""), html``];
 }
 
-function field(state: FormState, type: SinkType, f: Field): Html {
+function field(state: FormState, type: DestinationTypeName, f: Field): Html {
   const id = fieldId(type, f.name);
   const value = state.config[type]?.[f.name];
   const [attrs, err] = errorOf(state, id);
@@ -203,10 +234,21 @@ function field(state: FormState, type: SinkType, f: Field): Html {
       return html`
         <div
           class="field">${label}<select id="${id}" name="${id}"${attrs}>${options.map((o) =>
-            html`<option${new Html(o === (value ?? options[0]) ? " selected" : "")}>${o}</option>`
+            html`
+              <option value="${o}" ${new Html(
+                o === (value ?? options[0]) ? " selected" : "",
+              )}>${o || "(none)"}</option>
+            `
           )}</select>${err}</div>
       `;
     }
+    case "long":
+      return html`
+        <div
+          class="field">${label}${hint}<textarea id="${id}" name="${id}" rows="6"${attrs}>${(value as
+            | string
+            | undefined) ?? ""}</textarea>${err}</div>
+      `;
     case "map":
       return html`<div class="field">${label}${hint}<textarea id="${id}" name="${id}" rows="3"
 placeholder="Name: value, one per line"${attrs}></textarea>${err}</div>`;
@@ -249,12 +291,12 @@ ${
   )}> <label for="enabled" class="inline">Enabled</label></div>
 <div class="field"><label for="type">Type</label>
 <select id="type" name="type"${typeAttrs}>${
-    SINK_TYPES.map((t) =>
+    TYPE_NAMES.map((t) =>
       html`<option${new Html(t === state.type ? " selected" : "")}>${t}</option>`
     )
   }</select>${typeErr}</div>
 ${
-    SINK_TYPES.map((t) =>
+    TYPE_NAMES.map((t) =>
       html`
         <fieldset
           data-type="${t}"><legend>Configuration for ${t}</legend>${fieldsOf(t).map((f) =>

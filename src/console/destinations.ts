@@ -17,12 +17,17 @@ export interface DestinationState {
   readonly reason?: string;
 }
 
-/** The state of a destination from its record, the pause switches and the stats. */
+/**
+ * The state of a destination from its record, the pause switches and the stats. Health is the
+ * store's (`disabled_destinations`), so every replica shows the same.
+ */
 export function stateOf(sub: Json, pause: Json, stats?: Json): DestinationState {
   if (stats?.state && stats.state !== "enabled") {
     return { state: stats.state, reason: stats.reason ?? undefined };
   }
   if (!sub.enabled) return { state: "disabled", reason: "disabled in its configuration" };
+  const gone = pause.disabled_destinations?.[sub.id];
+  if (gone) return { state: "disabled", reason: gone.reason };
   if (pause.paused) return { state: "paused", reason: "every destination is paused" };
   if ((pause.paused_destinations as string[]).includes(sub.id)) {
     return { state: "paused", reason: "paused by an operator" };
@@ -58,7 +63,9 @@ export function destinationsPage(
     const id = encodeURIComponent(s.id);
     const st = stateOf(s, pause, stats.get(s.id));
     const one = html`<input type="hidden" name="destination" value="${s.id}">`;
-    const paused = (pause.paused_destinations as string[]).includes(s.id);
+    // A destination a sink reported gone is re-enabled by "Resume" too.
+    const paused = (pause.paused_destinations as string[]).includes(s.id) ||
+      pause.disabled_destinations?.[s.id] !== undefined;
     const health = stats.get(s.id);
     return html`
       <tr>

@@ -10,7 +10,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { readBody } from "../http/body.ts";
-import { timingSafeEqual } from "../http/auth.ts";
+import { timingSafeEqual } from "../bytes.ts";
 import { createApiClient, qs } from "./api_client.ts";
 import { CSS, FAVICON, JS } from "./assets.ts";
 import { Html, html } from "./html.ts";

@@ -102,6 +102,17 @@ export const MIGRATIONS: readonly Migration[] = [{
   `,
 }, {
   version: 3,
+  name: "closed_by",
+  sql: `
+    -- Why an open delivery was closed unsent ('deletion': its destination was deleted), as a
+    -- column rather than a status_reason wording, so operator retries can leave it alone.
+    ALTER TABLE relay_deliveries ADD COLUMN closed_by text;
+    UPDATE relay_deliveries SET closed_by = 'deletion'
+      WHERE state = 'permanent_failure'
+        AND status_reason = 'destination deleted before this delivery was sent';
+  `,
+}, {
+  version: 4,
   name: "stats",
   sql: `
     -- Per-minute delivery counters for the console (see src/store/stats.ts): a day of them is read

@@ -1,0 +1,272 @@
+/**
+ * Deno KV accepts, group-committed: concurrent messages share one atomic commit (within KV's
+ * limits), which is what lets the relay outrun one KV write per request. Each is still
+ * acknowledged only once the commit holding it has resolved, and a conflict in a shared commit (a
+ * duplicate `msg_id`, a live event key) retries each of its messages alone, so one never fails the
+ * others. Bodies over {@link KV_MAX_STORED_BODY} are compressed or refused with 413.
+ *
+ * @module
+ */
+import {
+  type AcceptInput,
+  type AcceptResult,
+  BodyTooLargeForStoreError,
+  type DeliveryRecord,
+  type MessageRecord,
+  newDelivery,
+  StoreUnavailableError,
+} from "./store.ts";
+
+/** Largest KV value is 65,536 bytes; stay clear of it. */
+const CHUNK_BYTES = 60_000;
+/** Body bytes one commit may carry, leaving room under 800 KiB for keys, metadata and deliveries. */
+export const KV_MAX_STORED_BODY = 760 * 1024;
+
+export interface StoredMeta extends MessageRecord {
+  readonly chunks: number;
+  readonly encoding: "raw" | "gzip";
+}
+
+interface DedupeEntry {
+  readonly msgId: string;
+  readonly expiresAt: number;
+}
+
+/** What one message adds to a commit, measured against {@link BATCH_LIMITS}. */
+interface Cost {
+  readonly checks: number;
+  readonly mutations: number;
+  readonly keyBytes: number;
+  readonly bytes: number;
+}
+
+/**
+ * How much one group commit may hold: KV allows 100 checks, 1,000 mutations, 80 KiB of keys and
+ * 800 KiB in all per atomic operation; key and value sizes here are estimates, hence the margins.
+ */
+const BATCH_LIMITS: Cost = { checks: 100, mutations: 1000, keyBytes: 64 * 1024, bytes: 640 * 1024 };
+
+function costOf(
+  { input, meta, bytes }: { input: AcceptInput; meta: StoredMeta; bytes: Uint8Array },
+): Cost {
+  const dedupe = input.destinations.filter((d) => d.eventKey && input.dedupeWindowMs > 0);
+  const idBytes = 3 * input.msgId.length + 16;
+  const keys = 3 + meta.chunks + 2 * input.destinations.length + dedupe.length;
+  return {
+    checks: 1 + dedupe.length,
+    mutations: keys,
+    keyBytes: keys * idBytes + dedupe.reduce((n, d) => n + 3 * d.id.length + d.eventKey!.length, 0),
+    bytes: bytes.byteLength + 512 + 1024 * input.destinations.length + 3 * input.name.length,
+  };
+}
+
+/**
+ * Takes from the head of `queue` the messages that fit one commit together. A message that shares a
+ * `msg_id` or an event key with one already taken waits for the next commit: in one commit, both
+ * checks would pass and the second write would silently replace the first.
+ */
+function takeBatch<T extends { prepared: { input: AcceptInput }; cost: Cost }>(queue: T[]): T[] {
+  const batch: T[] = [];
+  const taken = new Set<string>();
+  const sum = { checks: 0, mutations: 0, keyBytes: 0, bytes: 0 };
+  for (let i = 0; i < queue.length;) {
+    const q = queue[i];
+    const { input } = q.prepared;
+    const keys = [
+      `m\0${input.msgId}`,
+      ...input.destinations.flatMap((d) => d.eventKey ? [`x\0${d.id}\0${d.eventKey}`] : []),
+    ];
+    const fits = (Object.keys(sum) as (keyof Cost)[]).every((k) =>
+      sum[k] + q.cost[k] <= BATCH_LIMITS[k]
+    );
+    if (batch.length > 0 && !fits) break;
+    if (keys.some((k) => taken.has(k))) {
+      i++;
+      continue;
+    }
+    for (const k of keys) taken.add(k);
+    for (const k of Object.keys(sum) as (keyof Cost)[]) sum[k] += q.cost[k];
+    batch.push(q);
+    queue.splice(i, 1);
+  }
+  return batch;
+}
+
+/** The `accept` of a KV store on `kv`. */
+export function createKvAccept(kv: Deno.Kv): (input: AcceptInput) => Promise<AcceptResult> {
+  async function encodeBody(
+    body: Uint8Array,
+  ): Promise<{ bytes: Uint8Array; encoding: "raw" | "gzip" }> {
+    if (body.byteLength <= KV_MAX_STORED_BODY) return { bytes: body, encoding: "raw" };
+    const gz = await compress(body, "compress");
+    if (gz.byteLength > KV_MAX_STORED_BODY) {
+      throw new BodyTooLargeForStoreError(
+        `body of ${body.byteLength} bytes does not fit one Deno KV commit even compressed ` +
+          `(${gz.byteLength} > ${KV_MAX_STORED_BODY} bytes)`,
+      );
+    }
+    return { bytes: gz, encoding: "gzip" };
+  }
+
+  /** A message ready to commit: its body encoded, and what else it needs. */
+  interface Prepared {
+    readonly input: AcceptInput;
+    readonly meta: StoredMeta;
+    readonly bytes: Uint8Array;
+  }
+
+  async function prepare(input: AcceptInput): Promise<Prepared> {
+    const { bytes, encoding } = await encodeBody(input.body);
+    const meta: StoredMeta = {
+      msgId: input.msgId,
+      receivedAt: input.receivedAt,
+      name: input.name,
+      size: input.body.byteLength,
+      chunks: Math.max(1, Math.ceil(bytes.byteLength / CHUNK_BYTES)),
+      encoding,
+    };
+    return { input, meta, bytes };
+  }
+
+  /**
+   * Adds one message's checks and mutations to `op`. `live`: destinations whose event key another
+   * message holds (recorded as deduplicated); `expired`: versionstamps of lapsed entries to replace.
+   */
+  function addAccept(
+    op: Deno.AtomicOperation,
+    { input, meta, bytes }: Prepared,
+    live: ReadonlyMap<string, string> = new Map(),
+    expired: ReadonlyMap<string, string> = new Map(),
+  ): DeliveryRecord[] {
+    const msgKey = ["m", input.msgId];
+    op.check({ key: msgKey, versionstamp: null }).set(msgKey, meta);
+    for (let i = 0; i < meta.chunks; i++) {
+      op.set(["b", input.msgId, i], bytes.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES));
+    }
+    const deliveries: DeliveryRecord[] = [];
+    for (const dest of input.destinations) {
+      const dupOf = dest.eventKey ? live.get(dest.id) : undefined;
+      const d = newDelivery(input, dest.id, dupOf);
+      deliveries.push(d);
+      op.set(["d", input.msgId, dest.id], d);
+      if (dupOf) continue;
+      op.set(["q", dest.id, d.nextAttemptAt, input.msgId], input.receivedAt);
+      if (dest.eventKey && input.dedupeWindowMs > 0) {
+        const key = ["x", dest.id, dest.eventKey];
+        const entry: DedupeEntry = {
+          msgId: input.msgId,
+          expiresAt: input.receivedAt + input.dedupeWindowMs,
+        };
+        op.check({ key, versionstamp: expired.get(dest.id) ?? null })
+          .set(key, entry, { expireIn: input.dedupeWindowMs });
+      }
+    }
+    op.set(["r", input.receivedAt, input.msgId], null);
+    return deliveries;
+  }
+
+  async function commit(op: Deno.AtomicOperation) {
+    try {
+      return await op.commit();
+    } catch (err) {
+      throw new StoreUnavailableError(`Deno KV commit failed: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  /** One message in its own commit, resolving conflicts (Coder retries, fan-out copies). */
+  async function acceptAlone(p: Prepared): Promise<AcceptResult> {
+    const { input } = p;
+    // Event keys known to be live (set after a failed optimistic commit) and versionstamps of
+    // expired entries that may be overwritten.
+    const live = new Map<string, string>();
+    const expired = new Map<string, string>();
+    for (let round = 0; round < 8; round++) {
+      const op = kv.atomic();
+      const deliveries = addAccept(op, p, live, expired);
+      if ((await commit(op)).ok) return { status: "created", deliveries };
+
+      // A check failed: the message exists (a Coder retry) or an event key is taken.
+      const existing = await kv.get<StoredMeta>(["m", input.msgId]);
+      if (existing.value) return { status: "duplicate", receivedAt: existing.value.receivedAt };
+      for (const dest of input.destinations) {
+        if (!dest.eventKey || live.has(dest.id)) continue;
+        const entry = await kv.get<DedupeEntry>(["x", dest.id, dest.eventKey]);
+        if (!entry.value) expired.delete(dest.id);
+        else if (entry.value.expiresAt > input.receivedAt) live.set(dest.id, entry.value.msgId);
+        else expired.set(dest.id, entry.versionstamp);
+      }
+    }
+    throw new StoreUnavailableError("Deno KV accept kept conflicting; try again");
+  }
+
+  // Group commit: while one commit is under way, arriving messages queue, and the next commit takes
+  // as many as fit one atomic operation. Each caller still resolves only after its own commit.
+  interface Queued {
+    readonly prepared: Prepared;
+    readonly cost: Cost;
+    readonly resolve: (r: AcceptResult) => void;
+    readonly reject: (err: unknown) => void;
+  }
+  const queue: Queued[] = [];
+  let flushing = false;
+
+  function accept(input: AcceptInput): Promise<AcceptResult> {
+    return prepare(input).then((prepared) => {
+      const cost = costOf(prepared);
+      // A message that alone fills a good part of a commit goes on its own.
+      if (cost.bytes > BATCH_LIMITS.bytes / 4) return acceptAlone(prepared);
+      return new Promise<AcceptResult>((resolve, reject) => {
+        queue.push({ prepared, cost, resolve, reject });
+        if (!flushing) void flush();
+      });
+    });
+  }
+
+  async function flush() {
+    flushing = true;
+    try {
+      while (queue.length > 0) {
+        const batch = takeBatch(queue);
+        if (batch.length === 1) {
+          // Alone, conflicts are resolved in place; the queue waits as it would for a batch.
+          const [q] = batch;
+          await acceptAlone(q.prepared).then(q.resolve, q.reject);
+          continue;
+        }
+        const op = kv.atomic();
+        const deliveries = batch.map((q) => addAccept(op, q.prepared));
+        let ok: boolean;
+        try {
+          ok = (await commit(op)).ok;
+        } catch (err) {
+          for (const q of batch) q.reject(err);
+          continue;
+        }
+        if (ok) {
+          batch.forEach((q, i) => q.resolve({ status: "created", deliveries: deliveries[i] }));
+        } else {
+          // Some check failed (a duplicate msg_id, a live event key): nothing was written, so each
+          // message goes again on its own and only the conflicting ones end up duplicate/deduped.
+          for (const q of batch) acceptAlone(q.prepared).then(q.resolve, q.reject);
+        }
+      }
+    } finally {
+      flushing = false;
+    }
+  }
+
+  return accept;
+}
+
+/** Gzips or gunzips `bytes`. */
+export async function compress(
+  bytes: Uint8Array,
+  way: "compress" | "decompress",
+): Promise<Uint8Array> {
+  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
+    way === "compress" ? new CompressionStream("gzip") : new DecompressionStream("gzip"),
+  );
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
