@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { adminCall, adminConfig } from "./helpers/admin.ts";
-import { golden, startRelay, startStub, waitForDelivery, workspaceData } from "./helpers/stubs.ts";
+import { postWorkspaceCreated } from "./helpers/console.ts";
+import { startRelay, startStub } from "./helpers/stubs.ts";
 
 Deno.test("GET /api/v1/stats: sent and failed per destination, latency, per-minute series, state", async () => {
   let fail = false;
@@ -8,16 +9,9 @@ Deno.test("GET /api/v1/stats: sent and failed per destination, latency, per-minu
     fail ? new Response("bad", { status: 400 }) : Response.json({ ok: true })
   );
   await using relay = await startRelay(adminConfig({ GETDX_API_URL: px.url }));
-  const sent = await golden("TemplateWorkspaceCreated.json", { data: workspaceData() });
-  assert.equal((await relay.post(sent)).status, 202);
-  await waitForDelivery(relay.app.store, sent.msg_id, "sent");
+  await postWorkspaceCreated(relay, "sent");
   fail = true;
-  const failed = await golden("TemplateWorkspaceCreated.json", {
-    data: workspaceData("other@example.com"),
-    labels: { workspace_name: "other" },
-  });
-  assert.equal((await relay.post(failed)).status, 202);
-  await waitForDelivery(relay.app.store, failed.msg_id, "permanent_failure");
+  await postWorkspaceCreated(relay, "permanent_failure", "other");
 
   const res = await adminCall(relay.url, "GET", "/api/v1/stats");
   assert.equal(res.status, 200);

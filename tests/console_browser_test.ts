@@ -9,7 +9,8 @@ import { createRequire } from "node:module";
 import fs from "node:fs";
 import type { Page } from "playwright-core";
 import { ADMIN_TOKEN, adminCall, adminConfig } from "./helpers/admin.ts";
-import { golden, startRelay, startStub, waitForDelivery, workspaceData } from "./helpers/stubs.ts";
+import { postWorkspaceCreated } from "./helpers/console.ts";
+import { golden, startRelay, startStub, waitForDelivery } from "./helpers/stubs.ts";
 
 const CHROMIUM = Deno.env.get("RELAY_TEST_CHROMIUM") ?? "/usr/bin/chromium";
 const hasChromium = (() => {
@@ -78,16 +79,9 @@ Deno.test({
       SLACK_BOT_TOKEN: "xoxb-test",
       SLACK_API_URL: slack.url,
     }));
-    const failed = await golden("TemplateWorkspaceCreated.json", { data: workspaceData() });
-    assert.equal((await relay.post(failed)).status, 202);
-    await waitForDelivery(relay.app.store, failed.msg_id, "permanent_failure");
+    const failed = await postWorkspaceCreated(relay, "permanent_failure");
     healthy = true;
-    const ok = await golden("TemplateWorkspaceCreated.json", {
-      data: workspaceData("two@example.com"),
-      labels: { workspace_name: "two" },
-    });
-    assert.equal((await relay.post(ok)).status, 202);
-    await waitForDelivery(relay.app.store, ok.msg_id, "sent");
+    const ok = await postWorkspaceCreated(relay, "sent", "two");
     const passcode = "271828-182845";
     const otpBase = await golden("TemplateUserRequestedOneTimePasscode.json");
     const otp = {
@@ -259,12 +253,7 @@ Deno.test({
         await row.getByRole("button", { name: "Send test" }).click();
         assert.match(await page.getByRole("status").innerText(), /Test to platformx: sent/);
         healthy = false;
-        const again = await golden("TemplateWorkspaceCreated.json", {
-          data: workspaceData("three@example.com"),
-          labels: { workspace_name: "three" },
-        });
-        assert.equal((await relay.post(again)).status, 202);
-        await waitForDelivery(relay.app.store, again.msg_id, "permanent_failure");
+        const again = await postWorkspaceCreated(relay, "permanent_failure", "three");
         healthy = true;
         await page.getByRole("row", { name: /platformx/ }).getByRole("link", {
           name: "Retry failed",

@@ -6,7 +6,7 @@
  * @module
  */
 import { Html, html } from "./html.ts";
-import { BASE, csrfField, type PageContext } from "./layout.ts";
+import { BASE, csrfField, dataTable, type PageContext } from "./layout.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -101,21 +101,15 @@ export function destinationsPage(
         }`
         : html`Delivery is running. ${post(ctx, "/destinations/pause", "Pause all")}`}
       <a class="button" href="${BASE}/destinations/new">Add destination</a></p>
-      <table>
-        <caption class="skip">Destinations</caption>
-        <thead>
-          <tr>
-            <th scope="col">Destination</th>
-            <th scope="col">Type</th>
-            <th scope="col">Source</th>
-            <th scope="col">State</th>
-            <th scope="col">Health</th>
-            <th scope="col">Events</th>
-            <th scope="col">Actions</th>
-          </tr>
-        </thead>
-        <tbody>${rows}</tbody>
-      </table>
+      ${dataTable("Destinations", [
+        "Destination",
+        "Type",
+        "Source",
+        "State",
+        "Health",
+        "Events",
+        "Actions",
+      ], rows)}
     `,
   ];
 }

@@ -69,3 +69,30 @@ export function page(ctx: PageContext, title: string, body: Html): Html {
 export function when(iso: string | null | undefined): string {
   return iso ? iso.replace("T", " ").replace(/\.\d+Z$/, "Z") : "—";
 }
+
+/** A column heading: its text, or `{ num }` for a column of numbers (aligned right). */
+export type Column = string | { readonly num: string };
+
+/**
+ * A data table: a caption (for screen readers only unless `shown`), column headings with their
+ * scope, and the rows.
+ */
+export function dataTable(
+  caption: string,
+  columns: readonly Column[],
+  rows: Html | readonly Html[],
+  shown = false,
+): Html {
+  const heads = columns.map((c) =>
+    typeof c === "string"
+      ? html`<th scope="col">${c}</th>`
+      : html`<th scope="col" class="num">${c.num}</th>`
+  );
+  return html`
+    <table>
+      <caption${new Html(shown ? "" : ' class="skip"')}>${caption}</caption>
+    <thead><tr>${heads}</tr></thead>
+    <tbody>${rows}</tbody>
+    </table>
+  `;
+}

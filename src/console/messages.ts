@@ -8,7 +8,7 @@
 import { STATES } from "../admin/schemas.ts";
 import { qs } from "./api_client.ts";
 import { Html, html } from "./html.ts";
-import { BASE, csrfField, type PageContext, when } from "./layout.ts";
+import { BASE, csrfField, dataTable, type PageContext, when } from "./layout.ts";
 
 /** The list's filters as the page's query string carries them. */
 export interface MessageFilters {
@@ -105,20 +105,12 @@ ${select("event", "Event", f.event, events)}
     `
     : html``;
   const table = rows.length
-    ? html`
-      <table>
-        <caption class="skip">Messages, newest first</caption>
-        <thead>
-          <tr>
-            <th scope="col">Message</th>
-            <th scope="col">Event</th>
-            <th scope="col">Received</th>
-            <th scope="col">Deliveries</th>
-          </tr>
-        </thead>
-        <tbody>${rows}</tbody>
-      </table>
-    `
+    ? dataTable("Messages, newest first", [
+      "Message",
+      "Event",
+      "Received",
+      "Deliveries",
+    ], rows)
     : html`<p>No messages match.</p>`;
   return ["Messages", html`${filters}${table}<p>${first}${next}</p>`];
 }
@@ -139,31 +131,28 @@ ${csrfField(ctx)}<input type="hidden" name="destination" value="${d.destination}
 <button type="submit" aria-label="Replay to ${d.destination}">Replay</button></form>
 ${
       (d.history as Json[] ?? []).length
-        ? html`
-          <table>
-            <caption>Attempts to ${d.destination}</caption>
-            <thead>
+        ? dataTable(
+          `Attempts to ${d.destination}`,
+          [
+            "Time",
+            "State",
+            { num: "HTTP status" },
+            { num: "Latency (ms)" },
+            "Reason",
+          ],
+          (d.history as Json[]).map((a) =>
+            html`
               <tr>
-                <th scope="col">Time</th>
-                <th scope="col">State</th>
-                <th scope="col" class="num">HTTP status</th>
-                <th scope="col" class="num">Latency (ms)</th>
-                <th scope="col">Reason</th>
+                <td>${when(a.at)}</td>
+                <td>${stateLabel(a.state)}</td>
+                <td class="num">${a.status_code ?? "—"}</td>
+                <td class="num">${a.latency_ms}</td>
+                <td>${a.status_reason ?? "—"}</td>
               </tr>
-            </thead>
-            <tbody>${(d.history as Json[]).map((a) =>
-              html`
-                <tr>
-                  <td>${when(a.at)}</td>
-                  <td>${stateLabel(a.state)}</td>
-                  <td class="num">${a.status_code ?? "—"}</td>
-                  <td class="num">${a.latency_ms}</td>
-                  <td>${a.status_reason ?? "—"}</td>
-                </tr>
-              `
-            )}</tbody>
-          </table>
-        `
+            `
+          ),
+          true,
+        )
         : html`<p>No attempts yet.</p>`
     }
 </section>`

@@ -7,7 +7,7 @@
 import { deliveriesChart } from "./chart.ts";
 import { type DestinationState, stateCell } from "./destinations.ts";
 import { type Html, html } from "./html.ts";
-import type { PageContext } from "./layout.ts";
+import { dataTable, type PageContext } from "./layout.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -37,24 +37,18 @@ export function overviewPage(_ctx: PageContext, stats: Json): [string, Html] {
     "Overview",
     html`
       <h2>Destinations</h2>
-      <table>
-        <caption class="skip">Per destination: state, queue and last hour and day</caption>
-        <thead>
-          <tr>
-            <th scope="col">Destination</th>
-            <th scope="col">Type</th>
-            <th scope="col">State</th>
-            <th scope="col" class="num">Queued</th>
-            <th scope="col" class="num">Sent, 1 h</th>
-            <th scope="col" class="num">Failed, 1 h</th>
-            <th scope="col" class="num">Sent, 24 h</th>
-            <th scope="col" class="num">Failed, 24 h</th>
-            <th scope="col" class="num">p50 latency (ms)</th>
-            <th scope="col" class="num">p99 latency (ms)</th>
-          </tr>
-        </thead>
-        <tbody>${rows}</tbody>
-      </table>
+      ${dataTable("Per destination: state, queue and last hour and day", [
+        "Destination",
+        "Type",
+        "State",
+        { num: "Queued" },
+        { num: "Sent, 1 h" },
+        { num: "Failed, 1 h" },
+        { num: "Sent, 24 h" },
+        { num: "Failed, 24 h" },
+        { num: "p50 latency (ms)" },
+        { num: "p99 latency (ms)" },
+      ], rows)}
       <h2>Deliveries per minute</h2>
       ${deliveriesChart(points, Date.parse(stats.now), stats.window_minutes)}
     `,

@@ -5,7 +5,10 @@
  * @module
  */
 import assert from "node:assert/strict";
+import type { Envelope } from "../../src/coder.ts";
+import type { DeliveryState } from "../../src/store/store.ts";
 import { ADMIN_TOKEN } from "./admin.ts";
+import { golden, type TestRelay, waitForDelivery, workspaceData } from "./stubs.ts";
 
 /** A signed-in console session. */
 export interface ConsoleSession {
@@ -57,4 +60,25 @@ export async function signIn(base: string, token = ADMIN_TOKEN): Promise<Console
       });
     },
   };
+}
+
+/**
+ * Posts a "Workspace Created" (for workspace `name`, a distinct event so fan-out dedupe keeps it;
+ * without, the fixture's own) and waits until its delivery to platformx reaches `state`.
+ */
+export async function postWorkspaceCreated(
+  relay: TestRelay,
+  state: DeliveryState,
+  name?: string,
+): Promise<Envelope> {
+  const env = await golden(
+    "TemplateWorkspaceCreated.json",
+    name === undefined ? { data: workspaceData() } : {
+      data: workspaceData(`${name}@example.com`),
+      labels: { workspace_name: name },
+    },
+  );
+  assert.equal((await relay.post(env)).status, 202);
+  await waitForDelivery(relay.app.store, env.msg_id, state);
+  return env;
 }
