@@ -63,11 +63,8 @@ function send(ctx: PageContext, r: Rendered, status = 200): Response {
 /** Builds the console's router. */
 export function createConsole(deps: ConsoleDeps): Hono {
   const app = new Hono();
+  // Mounted in a router that is not `strict`: `/ui/` and `/ui` are one page.
   app.use(async (c, next) => {
-    // One spelling of each page: `/ui/` and `/ui/messages/` lead to `/ui`, `/ui/messages`.
-    if (c.req.method === "GET" && c.req.path.endsWith("/")) {
-      return c.redirect(c.req.path.replace(/\/+$/, "") + new URL(c.req.url).search, 308);
-    }
     await next();
     const h = c.res.headers;
     h.set("content-security-policy", CSP);
