@@ -10,6 +10,8 @@ import { type Clock, systemClock } from "./delivery/clock.ts";
 import { createRetentionTask, type RetentionTask } from "./delivery/retention.ts";
 import { createWorker, type Worker } from "./delivery/worker.ts";
 import { createAdminRoutes } from "./admin/api.ts";
+import { buildOpenApi } from "./admin/openapi.ts";
+import { createConsole } from "./console/mod.ts";
 import { createDestinations } from "./destinations/create.ts";
 import type { Destination } from "./destinations/destination.ts";
 import type { DestinationSet } from "./destinations/set.ts";
@@ -99,6 +101,9 @@ export function createApp(deps: AppDeps): App {
     onRequest: () => worker.catchUp(),
     slackSigningSecret: config.slack.signingSecret,
   });
+  // The admin API's description: public, registered before the authentication middleware so that
+  // it answers first (it holds nothing secret, and clients fetch it before they have a token).
+  routes.get("/api/v1/openapi.json", (c) => c.json(buildOpenApi()));
   // The admin API: mounted here, in one place, behind its own authentication.
   routes.use("/api/v1/*", adminAuth(config.adminToken));
   routes.route(
@@ -111,6 +116,11 @@ export function createApp(deps: AppDeps): App {
       onRequeued: () => worker.wake(),
       now,
     }),
+  );
+  // The console reaches the admin API through the relay's own handler, as a browser would.
+  routes.route(
+    "/ui",
+    createConsole({ token: config.adminToken, handler: (req) => routes.fetch(req), now }),
   );
   let closed: Promise<void> | undefined;
   return {

@@ -94,6 +94,7 @@ const LAYERS: readonly (readonly string[])[] = [
     "store/store.ts",
     "store/records.ts",
     "store/rules.ts",
+    "store/stats.ts",
     "sinks/sink.ts",
     "sinks/http.ts",
     "sinks/fields.ts",
@@ -107,8 +108,9 @@ const LAYERS: readonly (readonly string[])[] = [
   ["store/open.ts", "healthcheck.ts", "startup_warnings.ts"],
   // running parts: the destination set, delivery, the HTTP surface
   ["destinations/", "delivery/", "http/"],
-  // then the admin API, the wiring, the server, the command line
+  // then the admin API, the console over it, the wiring, the server, the command line
   ["admin/"],
+  ["console/"],
   ["app.ts"],
   ["serve.ts"],
   ["cli/"],

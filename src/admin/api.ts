@@ -9,6 +9,7 @@
 import { escapeControl } from "../text/control.ts";
 import { Hono } from "hono";
 import { z } from "zod";
+import { KNOWN_NOTIFICATIONS, matchesFilter } from "../coder.ts";
 import type { Destination } from "../destinations/destination.ts";
 import { readBody } from "../http/body.ts";
 import { HttpError, invalidInput } from "../http/errors.ts";
@@ -22,6 +23,7 @@ import type {
   SubscriptionRecord,
   Subscriptions,
 } from "../store/store.ts";
+import type { StatsStore } from "../store/stats.ts";
 import {
   changedFields,
   configuredDestinationJson,
@@ -36,12 +38,25 @@ import { replayFailed } from "./replay.ts";
 import { sendTest } from "./test_send.ts";
 import type { AddressAllowlist } from "../net/address_guard.ts";
 import { destinationUrlIssues } from "../net/destination_urls.ts";
-import { deliveryJson, messageJson, MessageQuerySchema, pauseJson } from "./views.ts";
+import {
+  MessageQuerySchema,
+  PurgeSchema,
+  RetryFailedSchema,
+  TargetSchema,
+  TestSendSchema,
+} from "./schemas.ts";
+import { createStatsRoutes } from "./stats.ts";
+import { deliveryJson, messageJson, pauseJson } from "./views.ts";
 
 /** What the admin API needs. */
 export interface AdminDeps {
   /** Everything but the delivery loop's leases: inspection, replay, settings, subscriptions. */
-  readonly store: MessageLog & Settings & Subscriptions & Pick<Outbox, "purge" | "getBody">;
+  readonly store:
+    & MessageLog
+    & Settings
+    & Subscriptions
+    & StatsStore
+    & Pick<Outbox, "purge" | "getBody">;
   readonly destinations: DestinationSet;
   /** Private addresses subscriptions may target (`RELAY_ALLOW_PRIVATE_DESTINATIONS`). */
   readonly allowPrivate: AddressAllowlist;
@@ -75,8 +90,6 @@ async function readJson<T extends z.ZodType>(req: Request, schema: T): Promise<z
   if (!parsed.success) throw invalidInput("invalid_body", issuesOf(parsed.error));
   return parsed.data;
 }
-
-const TargetSchema = z.object({ destination: z.string().trim().min(1).optional() });
 
 function query<T extends z.ZodType>(url: string, schema: T): z.output<T> {
   const params = Object.fromEntries(new URL(url).searchParams);
@@ -199,7 +212,7 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     const dest = await destinationById(c.req.param("id"));
     const { email } = await readJson(
       c.req.raw,
-      z.object({ email: z.email("expected an email address").optional() }),
+      TestSendSchema,
     );
     const outcome = await sendTest(dest, deps.now, email);
     log.info("test notification to {destination}: {state}", {
@@ -224,7 +237,7 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
   app.post("/messages/retry", async (c) => {
     const { destination } = await readJson(
       c.req.raw,
-      z.object({ destination: z.string().trim().min(1, "must not be empty") }),
+      RetryFailedSchema,
     );
     const { requeued, skipped } = await replayFailed(
       deps.store,
@@ -241,7 +254,7 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
   app.post("/messages/purge", async (c) => {
     const { older_than_days: days } = await readJson(
       c.req.raw,
-      z.object({ older_than_days: z.number().min(0, "must not be negative") }),
+      PurgeSchema,
     );
     const purged = await deps.store.purge(deps.now() - days * 86_400_000);
     log.info("purged {purged} messages older than {days} days", { purged, days });
@@ -283,6 +296,19 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     });
     return c.json({ msg_id: msgId, requeued: requeued.map((d) => deliveryJson(d, false)) });
   });
+
+  app.get("/event-types", async (c) => {
+    const destinations = await deps.destinations.list();
+    return c.json({
+      event_types: KNOWN_NOTIFICATIONS.map((name) => ({
+        name,
+        destinations: destinations.filter((d) => matchesFilter(d.events, name)).map((d) => d.id),
+      })),
+      next_cursor: null,
+    });
+  });
+
+  app.route("/", createStatsRoutes(deps));
 
   // Pause and resume: accepting continues; deliveries wait in the store.
   app.get("/pause", async (c) => c.json(pauseJson(await deps.store.getPause())));

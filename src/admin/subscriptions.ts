@@ -6,38 +6,18 @@
  *
  * @module
  */
-import { z } from "zod";
 import { describeFilter, KNOWN_NOTIFICATIONS, normalizeName } from "../coder.ts";
 import type { Destination } from "../destinations/destination.ts";
 import {
   type DestinationTypeName,
   destinationTypeOf,
   SECRET_FIELDS,
-  TYPE_NAMES,
 } from "../destinations/registry.ts";
 import { invalidInput } from "../http/errors.ts";
 import { issuesOf } from "../issues.ts";
 import { redactUrl } from "../redact.ts";
 import type { SubscriptionRecord } from "../store/store.ts";
-
-/** The body of `POST`/`PUT /api/v1/webhooks/` before per-type checks. */
-const SubscriptionBodySchema = z.object({
-  name: z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters"),
-  event_types: z.array(z.string().trim().min(1, "must not be empty")).min(
-    1,
-    'list at least one notification name, or "*" for all',
-  ),
-  type: z.enum(TYPE_NAMES, { error: `expected one of ${TYPE_NAMES.join(", ")}` }),
-  configuration: z.record(z.string(), z.unknown()),
-  enabled: z.boolean().default(true),
-  /** Accepted for CloudTruth compatibility, never required. */
-  organization: z.string().trim().optional(),
-});
-
-/** The same fields, all optional, for `PATCH`. `configuration` keys merge; `null` removes one. */
-const SubscriptionPatchSchema = SubscriptionBodySchema.partial().extend({
-  enabled: z.boolean().optional(),
-});
+import { SubscriptionBodySchema, SubscriptionPatchSchema } from "./schemas.ts";
 
 /** What a valid request produces: the record's editable fields. */
 export type SubscriptionFields = Pick<

@@ -1,17 +1,11 @@
 /**
  * How messages, deliveries and pause switches look from outside: the admin API's JSON and the
- * CLI's `--json` share these presenters and the message query schema, so the CLI needs no router.
+ * CLI's `--json` share these presenters (and `schemas.ts`), so the CLI needs no router.
  *
  * @module
  */
-import { z } from "zod";
 import { redactText } from "../redact.ts";
-import type {
-  DeliveryRecord,
-  DeliveryState,
-  MessageWithDeliveries,
-  PauseState,
-} from "../store/store.ts";
+import type { DeliveryRecord, MessageWithDeliveries, PauseState } from "../store/store.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 /** A stored reason as shown: secrets and emails hidden (reasons stored by older versions too). */
@@ -68,36 +62,3 @@ export function pauseJson(p: PauseState) {
     updated_at: p.updatedAt ? iso(p.updatedAt) : null,
   };
 }
-
-/** Every delivery state, in the order help texts list them. */
-export const STATES = [
-  "pending",
-  "leased",
-  "sent",
-  "temporary_failure",
-  "permanent_failure",
-  "unknown",
-  "deduplicated",
-] as const satisfies readonly DeliveryState[];
-
-/** A time as ISO 8601 or ms since epoch. */
-const time = z.string().trim().transform((s, ctx) => {
-  const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
-  if (Number.isNaN(ms)) {
-    ctx.addIssue({ code: "custom", message: "expected an ISO 8601 time or ms since epoch" });
-    return z.NEVER;
-  }
-  return ms;
-});
-
-/** `GET /messages` query parameters. */
-export const MessageQuerySchema = z.object({
-  state: z.enum(STATES, { error: `expected one of ${STATES.join(", ")}` }).optional(),
-  destination: z.string().trim().min(1).optional(),
-  event: z.string().trim().min(1).optional(),
-  since: time.optional(),
-  until: time.optional(),
-  limit: z.string().regex(/^\d+$/, "expected a whole number").transform(Number)
-    .pipe(z.number().int().min(1).max(500)).default(50),
-  cursor: z.string().min(1).optional(),
-});

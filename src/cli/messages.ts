@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { MessageQuerySchema, STATES } from "../admin/views.ts";
+import { MessageQuerySchema, STATES } from "../admin/schemas.ts";
 import { type AdminClient, REMOTE_HELP, REMOTE_OPTIONS, withClient } from "./client.ts";
 import {
   type CliContext,

@@ -13,6 +13,7 @@ import type { DeliveryConfig } from "../config.ts";
 import type { Destination } from "../destinations/destination.ts";
 import { logger } from "../log.ts";
 import type { RelayMetrics } from "../metrics.ts";
+import { recordStats, type StatsStore } from "../store/stats.ts";
 import { isHeld, type Lease, type Outbox, type PauseState, type Settings } from "../store/store.ts";
 import { createBreaker } from "./breaker.ts";
 import { type Clock, steadyClock } from "./clock.ts";
@@ -23,9 +24,12 @@ import { createTicker } from "./ticker.ts";
 
 export type { Clock } from "./clock.ts";
 
-/** What the worker needs: the outbox to lease from and the settings that hold destinations. */
+/**
+ * What the worker needs: the outbox to lease from, the settings that hold destinations, and the
+ * per-minute counters it adds each recorded outcome to.
+ */
 export interface WorkerDeps {
-  readonly store: Outbox & Settings;
+  readonly store: Outbox & Settings & StatsStore;
   /** Called each tick, so destinations added at run time are picked up. */
   readonly destinations: () => readonly Destination[] | Promise<readonly Destination[]>;
   readonly config: DeliveryConfig;
@@ -108,6 +112,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     if (decision.disable) await disable(dest.id, decision.disable, at);
     const outcome = { ...decision.outcome, latencyMs: a.latencyMs };
     const recorded = await store.complete(l, outcome);
+    if (recorded) await recordStats(store, dest.id, outcome);
     reportAttempt({ delivery: l.delivery, outcome, attempt: n, recorded }, deps.metrics);
   }
 

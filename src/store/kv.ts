@@ -48,6 +48,7 @@ import {
   type SubscriptionRecord,
   switchPause,
 } from "./store.ts";
+import { kvStats } from "./kv_stats.ts";
 
 /** Messages one `listMessages` page reads at most before handing back a cursor. */
 const SCAN_LIMIT = 1000;
@@ -362,5 +363,6 @@ export function createKvStore(kv: Deno.Kv): Store {
       } catch { /* already closed */ }
       return Promise.resolve();
     },
+    ...kvStats(kv),
   };
 }

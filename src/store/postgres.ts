@@ -29,6 +29,7 @@ import {
 import { createPgSettings } from "./pg_settings.ts";
 import { guardClearedImmediates } from "./pg_immediates.ts";
 import { migrate } from "./pg_schema.ts";
+import { pgStats } from "./pg_stats.ts";
 import {
   type AcceptInput,
   type AcceptResult,
@@ -393,5 +394,6 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
       await batches.drain();
       await sql.end({ timeout: 5 });
     },
+    ...pgStats(sql),
   };
 }

@@ -20,6 +20,7 @@ import type {
   QueueStats,
   SubscriptionRecord,
 } from "./records.ts";
+import type { StatsStore } from "./stats.ts";
 
 export * from "./records.ts";
 export * from "./rules.ts";
@@ -117,7 +118,7 @@ export interface Subscriptions {
  * The contract every backend meets (`tests/store_contract.ts` proves it for each): all the roles
  * in one object. Consumers take only the roles they use.
  */
-export interface Store extends Outbox, MessageLog, Settings, Subscriptions {
+export interface Store extends Outbox, MessageLog, Settings, Subscriptions, StatsStore {
   /** Resolves when the store answers; rejects otherwise. Backs `/readyz`. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -5,6 +5,7 @@
  */
 
 import type { Config } from "../../src/config.ts";
+import { checkAgainstSpec } from "./openapi.ts";
 import { testConfig } from "./stubs.ts";
 
 /** The admin token the admin tests configure. */
@@ -29,7 +30,10 @@ export interface AdminAnswer {
   readonly text: string;
 }
 
-/** Calls the relay at `base` with the admin token (or `token`, or none with `null`). */
+/**
+ * Calls the relay at `base` with the admin token (or `token`, or none with `null`), and checks the
+ * answer against the OpenAPI document.
+ */
 export async function adminCall(
   base: string,
   method: string,
@@ -50,5 +54,6 @@ export async function adminCall(
   try {
     json = text ? JSON.parse(text) : undefined;
   } catch { /* metrics and 204s are not JSON */ }
+  checkAgainstSpec(method, path, res.status, json);
   return { status: res.status, headers: res.headers, json, text };
 }
