@@ -24,13 +24,6 @@ export async function serve(config: Config): Promise<void> {
       throw new ConfigError(err.message);
     })
     : undefined;
-  if (needsKvLock(config.store) && !lock) {
-    log.warn(
-      "this Deno cannot lock the store file without blocking (Deno 2.7+ can): " +
-        "make sure only one relay uses {store}",
-      { store: config.store },
-    );
-  }
   const backend = storeBackend(config.store);
   const store = await backend.open({ ...config, settleLeases: !!lock }).catch(
     (err: Error) => {

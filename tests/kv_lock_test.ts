@@ -40,7 +40,12 @@ Deno.test("lockKvFile: exclusive within reach, released on release()", async () 
   const dir = await Deno.makeTempDir();
   try {
     const lock = await lockKvFile(`${dir}/relay.kv`);
-    if (!lock) return; // Deno before 2.7: no non-blocking lock
+    if (!("tryLock" in Deno.FsFile.prototype)) {
+      // Before Deno 2.7 a refused lock stays requested until the process exits, which an
+      // in-process test cannot do: the process test above covers those Denos.
+      lock.release();
+      return;
+    }
     await assert.rejects(lockKvFile(`${dir}/relay.kv`), StoreLockedError);
     lock.release();
     (await lockKvFile(`${dir}/relay.kv`))?.release();

@@ -24,22 +24,29 @@ export function needsKvLock(store: string): boolean {
 }
 
 /**
- * Takes the lock for the KV file at `storePath` (`<storePath>.lock`), or returns undefined when this
- * Deno cannot lock without blocking (`FsFile.tryLock` is Deno 2.7+).
+ * How long a Deno without `FsFile.tryLock` (before 2.7) waits for the blocking lock before it counts
+ * the store as held by another process.
+ */
+const BLOCKING_LOCK_WAIT_MS = 500;
+
+/**
+ * Takes the lock for the KV file at `storePath` (`<storePath>.lock`). Deno 2.7+ asks without
+ * blocking (`FsFile.tryLock`); older Denos (Deno Deploy's 2.5) take the blocking lock raced against
+ * a short wait. Such a lost race leaves the lock request waiting, so the caller must exit the process
+ * (`main.ts` does on any failure) rather than return and wait for it.
  *
  * @throws {StoreLockedError} when another process holds it.
  */
-export async function lockKvFile(storePath: string): Promise<KvLock | undefined> {
+export async function lockKvFile(storePath: string): Promise<KvLock> {
   const path = `${storePath}.lock`;
   const dir = path.replace(/[/\\][^/\\]*$/, "");
   if (dir && dir !== path) await Deno.mkdir(dir, { recursive: true });
   const file = await Deno.open(path, { create: true, write: true });
   const tryLock = (file as { tryLock?: (exclusive: boolean) => Promise<boolean> }).tryLock;
-  if (typeof tryLock !== "function") {
-    file.close();
-    return undefined;
-  }
-  if (!(await tryLock.call(file, true))) {
+  const locked = typeof tryLock === "function"
+    ? await tryLock.call(file, true)
+    : await lockWithin(file, BLOCKING_LOCK_WAIT_MS);
+  if (!locked) {
     file.close();
     throw new StoreLockedError(
       `RELAY_STORE: ${storePath} is in use by another relay process (lock ${path}); ` +
@@ -52,4 +59,17 @@ export async function lockKvFile(storePath: string): Promise<KvLock | undefined>
       file.close();
     },
   };
+}
+
+/** The blocking lock, or false when it is not granted within `ms`. */
+async function lockWithin(file: Deno.FsFile, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      file.lock(true).then(() => true),
+      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
