@@ -10,6 +10,7 @@
  */
 import http from "node:http";
 import https from "node:https";
+import net from "node:net";
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { Readable } from "node:stream";
 import { type AddressAllowlist, checkAddress, parseIp } from "./address_guard.ts";
@@ -36,12 +37,18 @@ export function fetchForSource(
 
 /** Throws {@linkcode BlockedAddressError} unless `host` (name or literal) may be reached. */
 export async function assertHostAllowed(host: string, allowlist: AddressAllowlist): Promise<void> {
+  await allowedAddresses(host, allowlist);
+}
+
+/** `host`'s addresses (itself, for a literal), once every one is checked against the allowlist. */
+async function allowedAddresses(host: string, allowlist: AddressAllowlist): Promise<string[]> {
   const bare = host.replace(/^\[|\]$/g, "");
   const addresses = parseIp(bare) ? [bare] : (await resolveAll(bare)).map((a) => a.address);
   for (const address of addresses) {
     const decision = checkAddress(address, host, allowlist);
     if (!decision.allowed) throw new BlockedAddressError(decision.reason);
   }
+  return addresses;
 }
 
 function resolveAll(host: string): Promise<LookupAddress[]> {
@@ -65,8 +72,53 @@ export function createGuardedFetch(allowlist: AddressAllowlist): typeof fetch {
       if (!decision.allowed) throw new BlockedAddressError(decision.reason);
     }
     const body = req.body ? new Uint8Array(await req.arrayBuffer()) : undefined;
-    return await send(url, req, body, allowlist, init?.signal ?? undefined);
+    const signal = init?.signal ?? undefined;
+    if (lookupHook) {
+      try {
+        return await send(url, req, body, allowlist, signal);
+      } catch (err) {
+        if (!/not implemented.*lookup/i.test((err as Error).message)) throw err;
+        lookupHook = false;
+      }
+    }
+    return await sendChecked(url, req, body, allowlist, signal);
   };
+}
+
+/** Whether this runtime's `node:http` takes a `lookup` hook (Deno 2.5 does not). */
+let lookupHook = true;
+
+/**
+ * For runtimes without the `lookup` hook: the name is resolved and checked here, then plain http
+ * connects to exactly the address checked. Deno 2.5's `node:https` cannot take a socket made
+ * elsewhere, so https goes through `fetch` after the same check, which leaves the window of a DNS
+ * answer that changes between the check and the connection (docs/security.md).
+ */
+async function sendChecked(
+  url: URL,
+  req: Request,
+  body: Uint8Array | undefined,
+  allowlist: AddressAllowlist,
+  signal: AbortSignal | undefined,
+): Promise<Response> {
+  const [address] = await allowedAddresses(url.hostname, allowlist);
+  if (url.protocol === "https:") {
+    return await fetch(url, {
+      method: req.method,
+      headers: req.headers,
+      body: body as Uint8Array<ArrayBuffer> | undefined,
+      redirect: "manual",
+      signal,
+    });
+  }
+  return await send(
+    url,
+    req,
+    body,
+    allowlist,
+    signal,
+    (opts) => net.connect({ host: address, port: Number(opts.port) }),
+  );
 }
 
 function send(
@@ -75,6 +127,7 @@ function send(
   body: Uint8Array | undefined,
   allowlist: AddressAllowlist,
   signal: AbortSignal | undefined,
+  connect?: NonNullable<http.RequestOptions["createConnection"]>,
 ): Promise<Response> {
   const headers: Record<string, string> = {};
   req.headers.forEach((v, k) => headers[k] = v);
@@ -90,17 +143,7 @@ function send(
       method: req.method,
       headers,
       signal,
-      lookup: (host: string, opts: unknown, cb: LookupCallback) => {
-        resolveAll(host).then((addresses) => {
-          for (const a of addresses) {
-            const decision = checkAddress(a.address, host, allowlist);
-            if (!decision.allowed) return cb(new BlockedAddressError(decision.reason), []);
-          }
-          const all = (opts as { all?: boolean } | undefined)?.all;
-          if (all) cb(null, addresses);
-          else cb(null, addresses[0].address, addresses[0].family);
-        }, (err) => cb(err, []));
-      },
+      ...(connect ? { createConnection: connect } : { lookup: checkedLookup(allowlist) }),
     }, (res) => {
       const status = res.statusCode ?? 502;
       const out = new Headers();
@@ -124,6 +167,21 @@ function send(
     });
     request.end(body);
   });
+}
+
+/** A `lookup` for `node:http` that refuses any address the allowlist does not let through. */
+function checkedLookup(allowlist: AddressAllowlist) {
+  return (host: string, opts: unknown, cb: LookupCallback) => {
+    resolveAll(host).then((addresses) => {
+      for (const a of addresses) {
+        const decision = checkAddress(a.address, host, allowlist);
+        if (!decision.allowed) return cb(new BlockedAddressError(decision.reason), []);
+      }
+      const all = (opts as { all?: boolean } | undefined)?.all;
+      if (all) cb(null, addresses);
+      else cb(null, addresses[0].address, addresses[0].family);
+    }, (err) => cb(err, []));
+  };
 }
 
 // deno-lint-ignore no-explicit-any
