@@ -52,11 +52,18 @@ import {
   type SubscriptionRecord,
   switchPause,
 } from "./store.ts";
+import { createBodyCache } from "./body_cache.ts";
+import { createLiveKeys, type LiveKey, liveKey, type LiveKeys } from "./live_keys.ts";
 
 /** Largest KV value is 65,536 bytes; stay clear of it. */
 const CHUNK_BYTES = 60_000;
 /** Body bytes one commit may carry, leaving room under 800 KiB for keys, metadata and deliveries. */
 export const KV_MAX_STORED_BODY = 760 * 1024;
+
+/** Leases in one commit at most (two checks each, under KV's 100). */
+const LEASE_BATCH = 32;
+/** Outcomes in one commit at most (each a check and up to four mutations). */
+const COMPLETE_BATCH = 64;
 
 /** Messages one `listMessages` page reads at most before handing back a cursor. */
 const SCAN_LIMIT = 1000;
@@ -105,32 +112,50 @@ function costOf(
 }
 
 /**
- * Takes from the head of `queue` the messages that fit one commit together. A message that shares a
- * `msg_id` or an event key with one already taken waits for the next commit: in one commit, both
- * checks would pass and the second write would silently replace the first.
+ * Takes from the head of `queue` the messages that fit one commit together, and resolves fan-out
+ * copies among them in memory: a copy of an event key that `live` knows to be held, or that a
+ * message taken earlier claims in this commit, is recorded as deduplicated (its entry in the
+ * returned `dupes`: destination → holder) instead of checking the key again. A message that shares
+ * a `msg_id` with one already taken, or would claim a key claimed earlier in this commit (its window
+ * having lapsed), waits for the next commit: in one commit both checks would pass and the second
+ * write would silently replace the first.
  */
-function takeBatch<T extends { prepared: { input: AcceptInput }; cost: Cost }>(queue: T[]): T[] {
-  const batch: T[] = [];
+function takeBatch<T extends { prepared: { input: AcceptInput }; cost: Cost }>(
+  queue: T[],
+  live: LiveKeys,
+): { item: T; dupes: Map<string, string> }[] {
+  const batch: { item: T; dupes: Map<string, string> }[] = [];
   const taken = new Set<string>();
+  const claimed = new Map<string, LiveKey>();
   const sum = { checks: 0, mutations: 0, keyBytes: 0, bytes: 0 };
   for (let i = 0; i < queue.length;) {
     const q = queue[i];
     const { input } = q.prepared;
-    const keys = [
-      `m\0${input.msgId}`,
-      ...input.destinations.flatMap((d) => d.eventKey ? [`x\0${d.id}\0${d.eventKey}`] : []),
-    ];
     const fits = (Object.keys(sum) as (keyof Cost)[]).every((k) =>
       sum[k] + q.cost[k] <= BATCH_LIMITS[k]
     );
     if (batch.length > 0 && !fits) break;
-    if (keys.some((k) => taken.has(k))) {
+    const dupes = new Map<string, string>();
+    const claims: string[] = [];
+    let conflict = taken.has(input.msgId);
+    for (const d of input.destinations) {
+      if (!d.eventKey || input.dedupeWindowMs <= 0) continue;
+      const k = liveKey(d.id, d.eventKey);
+      const holder = live.get(k, input.receivedAt) ??
+        ((claimed.get(k)?.expiresAt ?? 0) > input.receivedAt ? claimed.get(k)!.msgId : undefined);
+      if (holder) dupes.set(d.id, holder);
+      else if (claimed.has(k)) conflict = true;
+      else claims.push(k);
+    }
+    if (conflict) {
       i++;
       continue;
     }
-    for (const k of keys) taken.add(k);
+    taken.add(input.msgId);
+    const expiresAt = input.receivedAt + input.dedupeWindowMs;
+    for (const k of claims) claimed.set(k, { msgId: input.msgId, expiresAt });
     for (const k of Object.keys(sum) as (keyof Cost)[]) sum[k] += q.cost[k];
-    batch.push(q);
+    batch.push({ item: q, dupes });
     queue.splice(i, 1);
   }
   return batch;
@@ -226,6 +251,26 @@ export function createKvStore(kv: Deno.Kv): Store {
     return deliveries;
   }
 
+  /** Fan-out event keys known to be held, so that copies skip a failing check. */
+  const liveKeys = createLiveKeys();
+
+  /** Bodies of messages just accepted with something to deliver. */
+  const bodies = createBodyCache();
+
+  /** Remembers the body of a committed message and the event keys it claimed. */
+  function remember(input: AcceptInput, deliveries: readonly DeliveryRecord[]) {
+    if (deliveries.some((d) => d.state === "pending")) bodies.set(input.msgId, input.body);
+    if (input.dedupeWindowMs <= 0) return;
+    input.destinations.forEach((dest, i) => {
+      if (dest.eventKey && deliveries[i].state === "pending") {
+        liveKeys.set(liveKey(dest.id, dest.eventKey), {
+          msgId: input.msgId,
+          expiresAt: input.receivedAt + input.dedupeWindowMs,
+        });
+      }
+    });
+  }
+
   async function commit(op: Deno.AtomicOperation) {
     try {
       return await op.commit();
@@ -243,10 +288,18 @@ export function createKvStore(kv: Deno.Kv): Store {
     // expired entries that may be overwritten.
     const live = new Map<string, string>();
     const expired = new Map<string, string>();
+    for (const dest of input.destinations) {
+      const holder = dest.eventKey && input.dedupeWindowMs > 0 &&
+        liveKeys.get(liveKey(dest.id, dest.eventKey), input.receivedAt);
+      if (holder) live.set(dest.id, holder);
+    }
     for (let round = 0; round < 8; round++) {
       const op = kv.atomic();
       const deliveries = addAccept(op, p, live, expired);
-      if ((await commit(op)).ok) return { status: "created", deliveries };
+      if ((await commit(op)).ok) {
+        remember(input, deliveries);
+        return { status: "created", deliveries };
+      }
 
       // A check failed: the message exists (a Coder retry) or an event key is taken.
       const existing = await kv.get<StoredMeta>(["m", input.msgId]);
@@ -255,8 +308,10 @@ export function createKvStore(kv: Deno.Kv): Store {
         if (!dest.eventKey || live.has(dest.id)) continue;
         const entry = await kv.get<DedupeEntry>(["x", dest.id, dest.eventKey]);
         if (!entry.value) expired.delete(dest.id);
-        else if (entry.value.expiresAt > input.receivedAt) live.set(dest.id, entry.value.msgId);
-        else expired.set(dest.id, entry.versionstamp);
+        else if (entry.value.expiresAt > input.receivedAt) {
+          live.set(dest.id, entry.value.msgId);
+          liveKeys.set(liveKey(dest.id, dest.eventKey), entry.value);
+        } else expired.set(dest.id, entry.versionstamp);
       }
     }
     throw new StoreUnavailableError("Deno KV accept kept conflicting; try again");
@@ -289,7 +344,8 @@ export function createKvStore(kv: Deno.Kv): Store {
     flushing = true;
     try {
       while (queue.length > 0) {
-        const batch = takeBatch(queue);
+        const taken = takeBatch(queue, liveKeys);
+        const batch = taken.map((t) => t.item);
         if (batch.length === 1) {
           // Alone, conflicts are resolved in place; the queue waits as it would for a batch.
           const [q] = batch;
@@ -297,7 +353,7 @@ export function createKvStore(kv: Deno.Kv): Store {
           continue;
         }
         const op = kv.atomic();
-        const deliveries = batch.map((q) => addAccept(op, q.prepared));
+        const deliveries = taken.map((t) => addAccept(op, t.item.prepared, t.dupes));
         let ok: boolean;
         try {
           ok = (await commit(op)).ok;
@@ -306,7 +362,10 @@ export function createKvStore(kv: Deno.Kv): Store {
           continue;
         }
         if (ok) {
-          batch.forEach((q, i) => q.resolve({ status: "created", deliveries: deliveries[i] }));
+          batch.forEach((q, i) => {
+            remember(q.prepared.input, deliveries[i]);
+            q.resolve({ status: "created", deliveries: deliveries[i] });
+          });
         } else {
           // Some check failed (a duplicate msg_id, a live event key): nothing was written, so each
           // message goes again on its own and only the conflicting ones end up duplicate/deduped.
@@ -318,59 +377,156 @@ export function createKvStore(kv: Deno.Kv): Store {
     }
   }
 
+  /**
+   * Leases due deliveries: the queue entries and their records are read in bulk and every lease
+   * goes in one commit (checked against both), so a batch costs one commit, not one per delivery.
+   * When that commit conflicts (another worker leased some), each is retried alone.
+   */
   async function lease(
     destination: string,
     now: number,
     limit: number,
     leaseMs: number,
   ): Promise<Lease[]> {
-    const leases: Lease[] = [];
-    if (limit <= 0) return leases;
+    if (limit <= 0) return [];
+    const entries: Deno.KvEntry<number | null>[] = [];
     const due = kv.list<number | null>(
       { start: ["q", destination], end: ["q", destination, now + 1] },
-      { limit: limit * 2 },
+      { limit: Math.min(limit * 2, LEASE_BATCH * 2) },
     );
-    for await (const entry of due) {
-      if (leases.length >= limit) break;
-      const msgId = entry.key[3] as string;
-      const dKey = ["d", msgId, destination];
-      const current = await kv.get<DeliveryRecord>(dKey);
-      const d = current.value;
-      if (!d || FINAL_STATES.has(d.state)) {
-        // A queue entry left behind by a purge or a replay: drop it.
-        await kv.atomic().check(entry).delete(entry.key).commit();
-        continue;
-      }
-      const until = now + leaseMs;
-      const next: DeliveryRecord = { ...d, state: "leased", nextAttemptAt: until, updatedAt: now };
-      const res = await kv.atomic().check(current).check(entry)
-        .delete(entry.key)
-        .set(["q", destination, until, msgId], d.receivedAt)
-        .set(dKey, next)
-        .commit();
-      if (res.ok) {
-        leases.push({ delivery: next, expired: d.state === "leased", token: res.versionstamp });
-      }
+    for await (const entry of due) entries.push(entry);
+    const leases: Lease[] = [];
+    for (let i = 0; i < entries.length && leases.length < limit; i += LEASE_BATCH) {
+      const chunk = entries.slice(i, i + Math.min(LEASE_BATCH, limit - leases.length));
+      leases.push(...await leaseChunk(destination, chunk, now, leaseMs));
     }
     return leases;
   }
 
-  async function complete(l: Lease, outcome: Outcome): Promise<boolean> {
+  /** Leases what `entries` point at, in one commit when nothing conflicts. */
+  async function leaseChunk(
+    destination: string,
+    entries: Deno.KvEntry<number | null>[],
+    now: number,
+    leaseMs: number,
+  ): Promise<Lease[]> {
+    const records: Deno.KvEntryMaybe<DeliveryRecord>[] = [];
+    for (let i = 0; i < entries.length; i += 10) {
+      records.push(
+        ...await kv.getMany<DeliveryRecord[]>(
+          entries.slice(i, i + 10).map((e) => ["d", e.key[3] as string, destination]),
+        ),
+      );
+    }
+    const until = now + leaseMs;
+    const op = kv.atomic();
+    const taken: { next: DeliveryRecord; expired: boolean }[] = [];
+    const seen = new Set<string>();
+    entries.forEach((entry, i) => {
+      const current = records[i];
+      const d = current.value;
+      if (d && seen.has(d.msgId)) return;
+      op.check(entry).delete(entry.key);
+      // A queue entry left behind by a purge or a replay is only dropped.
+      if (!d || FINAL_STATES.has(d.state)) return;
+      seen.add(d.msgId);
+      const next: DeliveryRecord = { ...d, state: "leased", nextAttemptAt: until, updatedAt: now };
+      op.check(current).set(["q", destination, until, d.msgId], d.receivedAt).set(
+        current.key,
+        next,
+      );
+      taken.push({ next, expired: d.state === "leased" });
+    });
+    const res = await op.commit();
+    if (res.ok) {
+      return taken.map((t) => ({ delivery: t.next, expired: t.expired, token: res.versionstamp }));
+    }
+    if (entries.length === 1) return [];
+    const out: Lease[] = [];
+    for (const entry of entries) {
+      const fresh = await kv.get<number | null>(entry.key);
+      if (fresh.versionstamp === entry.versionstamp) {
+        out.push(...await leaseChunk(destination, [entry], now, leaseMs));
+      }
+    }
+    return out;
+  }
+
+  // Outcomes are group-committed like accepts: those recorded while a commit is under way share
+  // the next one. Each is checked against its lease; a shared commit that fails (a lease lost)
+  // is retried one by one so only the lost ones report false.
+  interface Completion {
+    readonly lease: Lease;
+    readonly outcome: Outcome;
+    readonly resolve: (ok: boolean) => void;
+    readonly reject: (err: unknown) => void;
+  }
+  const completions: Completion[] = [];
+  let completing = false;
+
+  function addComplete(op: Deno.AtomicOperation, l: Lease, outcome: Outcome) {
     const d = l.delivery;
     const dKey = ["d", d.msgId, d.destination];
     const next = applyOutcome(d, outcome);
-    const op = kv.atomic()
-      .check({ key: dKey, versionstamp: l.token })
+    op.check({ key: dKey, versionstamp: l.token })
       .delete(["q", d.destination, d.nextAttemptAt, d.msgId])
       .set(dKey, next);
     if (next.state === "temporary_failure") {
       op.set(["q", d.destination, next.nextAttemptAt, d.msgId], d.receivedAt);
     }
     if (GIVEN_UP_STATES.has(next.state)) op.set(["f", d.destination, d.msgId], null);
-    return (await op.commit()).ok;
+  }
+
+  function complete(lease: Lease, outcome: Outcome): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      completions.push({ lease, outcome, resolve, reject });
+      if (!completing) void flushCompletions();
+    });
+  }
+
+  async function flushCompletions() {
+    completing = true;
+    try {
+      while (completions.length > 0) {
+        // One delivery never twice in a commit (a second lease on it would overwrite the first).
+        const batch: Completion[] = [];
+        const seen = new Set<string>();
+        for (let i = 0; i < completions.length && batch.length < COMPLETE_BATCH;) {
+          const d = completions[i].lease.delivery;
+          const k = `${d.msgId}\0${d.destination}`;
+          if (seen.has(k)) {
+            i++;
+            continue;
+          }
+          seen.add(k);
+          batch.push(...completions.splice(i, 1));
+        }
+        const op = kv.atomic();
+        for (const c of batch) addComplete(op, c.lease, c.outcome);
+        try {
+          if ((await op.commit()).ok) {
+            for (const c of batch) c.resolve(true);
+          } else if (batch.length === 1) {
+            batch[0].resolve(false);
+          } else {
+            for (const c of batch) {
+              const alone = kv.atomic();
+              addComplete(alone, c.lease, c.outcome);
+              await alone.commit().then((r) => c.resolve(r.ok), c.reject);
+            }
+          }
+        } catch (err) {
+          for (const c of batch) c.reject(err);
+        }
+      }
+    } finally {
+      completing = false;
+    }
   }
 
   async function getBody(msgId: string): Promise<Uint8Array | null> {
+    const cached = bodies.get(msgId);
+    if (cached) return cached;
     const meta = (await kv.get<StoredMeta>(["m", msgId])).value;
     if (!meta) return null;
     const keys = Array.from({ length: meta.chunks }, (_, i) => ["b", msgId, i]);
@@ -398,6 +554,7 @@ export function createKvStore(kv: Deno.Kv): Store {
   }
 
   async function purge(before: number): Promise<number> {
+    bodies.clear();
     let purged = 0;
     for await (const r of kv.list<null>({ start: ["r"], end: ["r", before] })) {
       const msgId = r.key[2] as string;

@@ -16,6 +16,7 @@
  */
 import postgres, { type Sql } from "postgres";
 import { normalizeName } from "../coder.ts";
+import { createBodyCache } from "./body_cache.ts";
 import { groupCommit } from "./group_commit.ts";
 import { guardClearedImmediates } from "./pg_immediates.ts";
 import { migrate } from "./pg_schema.ts";
@@ -124,7 +125,11 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
 
   async function accept(input: AcceptInput): Promise<AcceptResult> {
     try {
-      return await batches.submit(input);
+      const result = await batches.submit(input);
+      if (result.status === "created" && result.deliveries.some((d) => d.state === "pending")) {
+        bodies.set(input.msgId, input.body);
+      }
+      return result;
     } catch (err) {
       throw new StoreUnavailableError(`PostgreSQL accept failed: ${(err as Error).message}`, {
         cause: err,
@@ -162,21 +167,50 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
     }));
   }
 
-  async function complete(l: Lease, outcome: Outcome): Promise<boolean> {
-    const d = l.delivery;
-    const next = applyOutcome(d, outcome);
-    const history = sql.json(next.history as unknown as postgres.JSONValue);
-    const res = await sql`
-      UPDATE relay_deliveries
-      SET state = ${next.state}, attempts = ${next.attempts},
-          next_attempt_at = ${next.nextAttemptAt}, updated_at = ${next.updatedAt},
-          status_reason = ${next.statusReason ?? null}, history = ${history},
-          version = version + 1
-      WHERE msg_id = ${d.msgId} AND destination = ${d.destination} AND version = ${l.token}`;
-    return res.count === 1;
+  /**
+   * Outcomes recorded while a statement is under way share the next one: one UPDATE (one commit)
+   * for a batch, each row matched only at its lease's version, so a lost lease alone reports false.
+   */
+  const completions = groupCommit<{ lease: Lease; outcome: Outcome }, boolean>(
+    async (items) => {
+      const next = items.map((i) => applyOutcome(i.lease.delivery, i.outcome));
+      const updated = await sql<{ msg_id: string; destination: string }[]>`
+        UPDATE relay_deliveries d
+        SET state = u.state, attempts = u.attempts, next_attempt_at = u.next_attempt_at,
+            updated_at = u.updated_at, status_reason = u.status_reason,
+            history = u.history::jsonb, version = d.version + 1
+        FROM unnest(
+          ${next.map((d) => d.msgId)}::text[], ${next.map((d) => d.destination)}::text[],
+          ${items.map((i) => i.lease.token)}::bigint[], ${next.map((d) => d.state)}::text[],
+          ${next.map((d) => d.attempts)}::integer[], ${next.map((d) => d.nextAttemptAt)}::bigint[],
+          ${next.map((d) => d.updatedAt)}::bigint[], ${
+        next.map((d) => d.statusReason ?? null)
+      }::text[], ${next.map((d) => JSON.stringify(d.history))}::text[]
+        ) AS u (msg_id, destination, version, state, attempts, next_attempt_at, updated_at,
+          status_reason, history)
+        WHERE d.msg_id = u.msg_id AND d.destination = u.destination AND d.version = u.version
+        RETURNING d.msg_id, d.destination`;
+      const done = new Set(updated.map((r) => `${r.msg_id}\0${r.destination}`));
+      return next.map((d) => done.has(`${d.msgId}\0${d.destination}`));
+    },
+    {
+      maxBatch: 64,
+      maxInFlight: Math.min(COMMITS_IN_FLIGHT, options.poolSize),
+      key: (i) => `${i.lease.delivery.msgId}\0${i.lease.delivery.destination}`,
+      splittable: (err) => err instanceof postgres.PostgresError && !isUnavailable(err),
+    },
+  );
+
+  function complete(lease: Lease, outcome: Outcome): Promise<boolean> {
+    return completions.submit({ lease, outcome });
   }
 
+  /** Bodies of messages just accepted with something to deliver. */
+  const bodies = createBodyCache();
+
   async function getBody(msgId: string): Promise<Uint8Array | null> {
+    const cached = bodies.get(msgId);
+    if (cached) return cached;
     const [row] = await sql<{ body: Uint8Array }[]>`
       SELECT body FROM relay_messages WHERE msg_id = ${msgId}`;
     // The driver hands out Node Buffers; callers get a plain Uint8Array like KV's.
@@ -199,6 +233,7 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
   }
 
   async function purge(before: number): Promise<number> {
+    bodies.clear();
     let purged = 0;
     for (;;) {
       // Deliveries go with their message (ON DELETE CASCADE).
@@ -418,6 +453,7 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
     },
     async close() {
       await batches.drain();
+      await completions.drain();
       await sql.end({ timeout: 5 });
     },
   };
