@@ -53,6 +53,13 @@ import {
   switchPause,
 } from "./store.ts";
 import { createBodyCache } from "./body_cache.ts";
+import {
+  ensureIndexed,
+  idsByState,
+  INDEX_MUTATIONS,
+  indexDelivery,
+  indexedQueueStats,
+} from "./kv_index.ts";
 import { createLiveKeys, type LiveKey, liveKey, type LiveKeys } from "./live_keys.ts";
 
 /** Largest KV value is 65,536 bytes; stay clear of it. */
@@ -102,7 +109,8 @@ function costOf(
 ): Cost {
   const dedupe = input.destinations.filter((d) => d.eventKey && input.dedupeWindowMs > 0);
   const idBytes = 3 * input.msgId.length + 16;
-  const keys = 3 + meta.chunks + 2 * input.destinations.length + dedupe.length;
+  const keys = 3 + meta.chunks + (2 + INDEX_MUTATIONS) * input.destinations.length +
+    dedupe.length;
   return {
     checks: 1 + dedupe.length,
     mutations: keys,
@@ -175,7 +183,9 @@ export async function openKvStore(path?: string): Promise<Store> {
     const dir = path.replace(/[/\\][^/\\]*$/, "");
     if (dir && dir !== path) await Deno.mkdir(dir, { recursive: true });
   }
-  return createKvStore(await Deno.openKv(path));
+  const kv = await Deno.openKv(path);
+  await ensureIndexed(kv);
+  return createKvStore(kv);
 }
 
 /** Wraps an open KV handle; the store owns it and closes it on `close()`. */
@@ -235,6 +245,7 @@ export function createKvStore(kv: Deno.Kv): Store {
       const d = newDelivery(input, dest.id, dupOf);
       deliveries.push(d);
       op.set(["d", input.msgId, dest.id], d);
+      indexDelivery(op, undefined, d);
       if (dupOf) continue;
       op.set(["q", dest.id, d.nextAttemptAt, input.msgId], input.receivedAt);
       if (dest.eventKey && input.dedupeWindowMs > 0) {
@@ -435,6 +446,7 @@ export function createKvStore(kv: Deno.Kv): Store {
         current.key,
         next,
       );
+      indexDelivery(op, d, next);
       taken.push({ next, expired: d.state === "leased" });
     });
     const res = await op.commit();
@@ -471,6 +483,7 @@ export function createKvStore(kv: Deno.Kv): Store {
     op.check({ key: dKey, versionstamp: l.token })
       .delete(["q", d.destination, d.nextAttemptAt, d.msgId])
       .set(dKey, next);
+    indexDelivery(op, d, next);
     if (next.state === "temporary_failure") {
       op.set(["q", d.destination, next.nextAttemptAt, d.msgId], d.receivedAt);
     }
@@ -559,15 +572,19 @@ export function createKvStore(kv: Deno.Kv): Store {
     for await (const r of kv.list<null>({ start: ["r"], end: ["r", before] })) {
       const msgId = r.key[2] as string;
       const meta = (await kv.get<StoredMeta>(["m", msgId])).value;
-      const op = kv.atomic().delete(r.key).delete(["m", msgId]);
-      for (let i = 0; i < (meta?.chunks ?? 0); i++) op.delete(["b", msgId, i]);
-      for await (const e of kv.list<DeliveryRecord>({ prefix: ["d", msgId] })) {
-        op.delete(e.key).delete(["f", e.value.destination, msgId]);
-        if (!FINAL_STATES.has(e.value.state)) {
-          op.delete(["q", e.value.destination, e.value.nextAttemptAt, msgId]);
+      // Checked against each delivery as read, so the counters follow a concurrent outcome.
+      for (let round = 0; round < 8; round++) {
+        const op = kv.atomic().delete(r.key).delete(["m", msgId]);
+        for (let i = 0; i < (meta?.chunks ?? 0); i++) op.delete(["b", msgId, i]);
+        for await (const e of kv.list<DeliveryRecord>({ prefix: ["d", msgId] })) {
+          op.check(e).delete(e.key).delete(["f", e.value.destination, msgId]);
+          indexDelivery(op, e.value, undefined);
+          if (!FINAL_STATES.has(e.value.state)) {
+            op.delete(["q", e.value.destination, e.value.nextAttemptAt, msgId]);
+          }
         }
+        if ((await op.commit()).ok) break;
       }
-      await op.commit();
       purged++;
     }
     return purged;
@@ -584,10 +601,17 @@ export function createKvStore(kv: Deno.Kv): Store {
       : ["r", until];
     const items: MessageWithDeliveries[] = [];
     let scanned = 0;
-    for await (
-      const r of kv.list<null>({ start: ["r", filter.since ?? 0], end }, { reverse: true })
-    ) {
-      const [, receivedAt, msgId] = r.key as [string, number, string];
+    // By state, the state index holds only matching deliveries; otherwise by receipt time.
+    const candidates = filter.state
+      ? idsByState(
+        kv,
+        filter.state,
+        filter.since ?? 0,
+        end.slice(1) as [number],
+        filter.destination,
+      )
+      : byTime(filter.since ?? 0, end);
+    for await (const { receivedAt, msgId } of candidates) {
       const found = await getMessage(msgId);
       if (found && matchesMessageFilter(found, filter)) items.push(found);
       if (items.length >= page.limit || ++scanned >= SCAN_LIMIT) {
@@ -595,6 +619,13 @@ export function createKvStore(kv: Deno.Kv): Store {
       }
     }
     return { items };
+  }
+
+  async function* byTime(since: number, end: Deno.KvKey) {
+    for await (const r of kv.list<null>({ start: ["r", since], end }, { reverse: true })) {
+      const [, receivedAt, msgId] = r.key as [string, number, string];
+      yield { receivedAt, msgId };
+    }
   }
 
   async function retry(
@@ -615,6 +646,7 @@ export function createKvStore(kv: Deno.Kv): Store {
         op.check(e).set(e.key, next).delete(["f", d.destination, msgId])
           .delete(["q", d.destination, d.nextAttemptAt, msgId])
           .set(["q", d.destination, now, msgId], d.receivedAt);
+        indexDelivery(op, d, next);
         out.push(next);
       }
       if (out.length === 0 || (await op.commit()).ok) return out;
@@ -632,18 +664,8 @@ export function createKvStore(kv: Deno.Kv): Store {
     return count;
   }
 
-  async function queueStats(): Promise<Map<string, QueueStats>> {
-    const stats = new Map<string, { depth: number; oldestReceivedAt?: number }>();
-    for await (const e of kv.list<number | null>({ prefix: ["q"] })) {
-      const destination = e.key[1] as string;
-      const s = stats.get(destination) ?? { depth: 0 };
-      s.depth++;
-      if (typeof e.value === "number" && !(e.value >= (s.oldestReceivedAt ?? Infinity))) {
-        s.oldestReceivedAt = e.value;
-      }
-      stats.set(destination, s);
-    }
-    return stats;
+  function queueStats(): Promise<Map<string, QueueStats>> {
+    return indexedQueueStats(kv);
   }
 
   async function getPause(): Promise<PauseState> {
@@ -679,7 +701,9 @@ export function createKvStore(kv: Deno.Kv): Store {
       const op = kv.atomic().check(entry).delete(entry.key);
       const open = d.value && !FINAL_STATES.has(d.value.state);
       if (open) {
-        op.check(d).set(dKey, closedByDeletion(d.value!, now)).set(["f", destination, msgId], null);
+        const closed = closedByDeletion(d.value!, now);
+        op.check(d).set(dKey, closed).set(["f", destination, msgId], null);
+        indexDelivery(op, d.value!, closed);
       }
       // A conflict is a worker recording an outcome for the same delivery: that outcome stands.
       if ((await op.commit()).ok && open) closed++;
