@@ -7,6 +7,7 @@
 import { createApp } from "./app.ts";
 import type { Config } from "./config.ts";
 import { describeFilter } from "./coder.ts";
+import { setCronDrain } from "./cron.ts";
 import { logger } from "./log.ts";
 import { isPostgresUrl, openStore } from "./store/open.ts";
 import { VERSION } from "./version.ts";
@@ -56,6 +57,7 @@ export async function serve(config: Config): Promise<void> {
     },
   }, app.handler);
   app.worker.start();
+  setCronDrain(() => app.worker.runOnce());
 
   const stop = () => {
     if (ac.signal.aborted) return;
@@ -65,6 +67,7 @@ export async function serve(config: Config): Promise<void> {
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const s of signals) Deno.addSignalListener(s, stop);
   await server.finished;
+  setCronDrain(undefined);
   await app.close();
   for (const s of signals) Deno.removeSignalListener(s, stop);
   log.info("stopped");
