@@ -327,6 +327,34 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
     assert.equal(seen.length, n);
     assert.equal(new Set(seen).size, n, "a delivery was leased twice");
   });
+  test("release gives unsent leases back as they were; a lease no longer held is left alone", async ({ store }) => {
+    for (let i = 0; i < 3; i++) await store.accept(input(`r${i}`, T + i));
+    const [first] = await store.lease("px", T + 10, 1, LEASE);
+    assert.ok(
+      await store.complete(first, {
+        state: "temporary_failure",
+        at: T + 20,
+        latencyMs: 1,
+        nextAttemptAt: T + 30,
+      }),
+    );
+    const leases = await store.lease("px", T + 40, 10, LEASE);
+    assert.deepEqual(ids(leases), ["r0", "r1", "r2"]);
+    const done = leases.find((l) => l.delivery.msgId === "r2")!;
+    assert.ok(await store.complete(done, { state: "sent", at: T + 50, latencyMs: 1 }));
+    assert.equal(await store.release(leases, T + 60), 2);
+    const r0 = await stateOf(store, "r0");
+    assert.equal(r0?.state, "temporary_failure", "back to the state before the lease");
+    assert.equal(r0?.attempts, 1);
+    assert.equal(r0?.history.length, 1, "no attempt recorded");
+    assert.equal((await stateOf(store, "r1"))?.state, "pending");
+    assert.equal((await stateOf(store, "r2"))?.state, "sent", "a completed lease stays completed");
+    const again = await store.lease("px", T + 60, 10, LEASE);
+    assert.deepEqual(ids(again), ["r0", "r1"]);
+    assert.ok(again.every((l) => !l.expired), "a released lease is not an interrupted send");
+    assert.equal(await store.release(leases, T + 70), 0, "stale leases release nothing");
+  });
+
   test("a burst of fan-out copies on one handle: one delivered, every other names it", async ({ store }) => {
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) => store.accept(input(`burst-${i}`, T + i, ["px!k"]))),

@@ -31,6 +31,7 @@ import {
   decodeCursor,
   DELETED_DESTINATION_REASON,
   type DeliveryRecord,
+  type DeliveryState,
   encodeCursor,
   FINAL_STATES,
   GIVEN_UP_STATES,
@@ -45,6 +46,7 @@ import {
   type Outcome,
   type PauseState,
   type QueueStats,
+  released,
   requeued,
   RETRYABLE_STATES,
   type Store,
@@ -431,7 +433,7 @@ export function createKvStore(kv: Deno.Kv): Store {
     }
     const until = now + leaseMs;
     const op = kv.atomic();
-    const taken: { next: DeliveryRecord; expired: boolean }[] = [];
+    const taken: { next: DeliveryRecord; previous: DeliveryState }[] = [];
     const seen = new Set<string>();
     entries.forEach((entry, i) => {
       const current = records[i];
@@ -447,11 +449,16 @@ export function createKvStore(kv: Deno.Kv): Store {
         next,
       );
       indexDelivery(op, d, next);
-      taken.push({ next, expired: d.state === "leased" });
+      taken.push({ next, previous: d.state });
     });
     const res = await op.commit();
     if (res.ok) {
-      return taken.map((t) => ({ delivery: t.next, expired: t.expired, token: res.versionstamp }));
+      return taken.map((t) => ({
+        delivery: t.next,
+        expired: t.previous === "leased",
+        token: res.versionstamp,
+        previous: t.previous,
+      }));
     }
     if (entries.length === 1) return [];
     const out: Lease[] = [];
@@ -535,6 +542,36 @@ export function createKvStore(kv: Deno.Kv): Store {
     } finally {
       completing = false;
     }
+  }
+
+  function addRelease(op: Deno.AtomicOperation, l: Lease, now: number) {
+    const d = l.delivery;
+    const dKey = ["d", d.msgId, d.destination];
+    const next = released(l, now);
+    op.check({ key: dKey, versionstamp: l.token })
+      .delete(["q", d.destination, d.nextAttemptAt, d.msgId])
+      .set(["q", d.destination, now, d.msgId], d.receivedAt)
+      .set(dKey, next);
+    indexDelivery(op, d, next);
+  }
+
+  async function release(leases: readonly Lease[], now: number): Promise<number> {
+    let given = 0;
+    for (let i = 0; i < leases.length; i += COMPLETE_BATCH) {
+      const chunk = leases.slice(i, i + COMPLETE_BATCH);
+      const op = kv.atomic();
+      for (const l of chunk) addRelease(op, l, now);
+      if ((await op.commit()).ok) {
+        given += chunk.length;
+        continue;
+      }
+      for (const l of chunk) {
+        const alone = kv.atomic();
+        addRelease(alone, l, now);
+        if ((await alone.commit()).ok) given++;
+      }
+    }
+    return given;
   }
 
   async function getBody(msgId: string): Promise<Uint8Array | null> {
@@ -715,6 +752,7 @@ export function createKvStore(kv: Deno.Kv): Store {
     accept,
     lease,
     complete,
+    release,
     getBody,
     getMessage,
     purge,

@@ -164,6 +164,7 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
       delivery: toDelivery(r),
       expired: r.was === "leased",
       token: String(r.version),
+      previous: r.was,
     }));
   }
 
@@ -203,6 +204,20 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
 
   function complete(lease: Lease, outcome: Outcome): Promise<boolean> {
     return completions.submit({ lease, outcome });
+  }
+
+  async function release(leases: readonly Lease[], now: number): Promise<number> {
+    if (leases.length === 0) return 0;
+    const res = await sql`
+      UPDATE relay_deliveries d
+      SET state = u.state, next_attempt_at = ${now}, updated_at = ${now}, version = d.version + 1
+      FROM unnest(
+        ${leases.map((l) => l.delivery.msgId)}::text[],
+        ${leases.map((l) => l.delivery.destination)}::text[],
+        ${leases.map((l) => l.token)}::bigint[], ${leases.map((l) => l.previous)}::text[]
+      ) AS u (msg_id, destination, version, state)
+      WHERE d.msg_id = u.msg_id AND d.destination = u.destination AND d.version = u.version`;
+    return res.count;
   }
 
   /** Bodies of messages just accepted with something to deliver. */
@@ -434,6 +449,7 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
     accept,
     lease,
     complete,
+    release,
     getBody,
     getMessage,
     purge,

@@ -101,8 +101,10 @@ export interface Lease {
    * so a destination that cannot dedupe must not be sent it again blindly.
    */
   readonly expired: boolean;
-  /** Opaque proof of ownership, checked by `complete`. */
+  /** Opaque proof of ownership, checked by `complete` and `release`. */
   readonly token: string;
+  /** The state the delivery had before this lease, which `release` puts back. */
+  readonly previous: DeliveryState;
 }
 
 /** The result of one attempt, as the worker records it. */
@@ -206,6 +208,12 @@ export interface Store {
   lease(destination: string, now: number, limit: number, leaseMs: number): Promise<Lease[]>;
   /** Records an attempt; false when the lease was lost (another worker owns the delivery now). */
   complete(lease: Lease, outcome: Outcome): Promise<boolean>;
+  /**
+   * Gives back leases that were never sent (a worker leases ahead, then is paused or stops): each
+   * delivery still held by its lease returns to its `previous` state, due `now`, with no attempt
+   * recorded. One commit for all when nothing conflicts; returns how many were given back.
+   */
+  release(leases: readonly Lease[], now: number): Promise<number>;
   /** The raw body Coder sent, or null once purged. */
   getBody(msgId: string): Promise<Uint8Array | null>;
   /** A message and all its deliveries, or null. */
@@ -375,6 +383,11 @@ export function newDelivery(
     statusReason: dupOf ? fanoutCopyReason(dupOf) : undefined,
     history: [],
   };
+}
+
+/** A leased delivery given back unsent: as it was before the lease, due `now`. */
+export function released(l: Lease, now: number): DeliveryRecord {
+  return { ...l.delivery, state: l.previous, nextAttemptAt: now, updatedAt: now };
 }
 
 /** The delivery after an outcome: the one rule both backends apply. */
