@@ -16,6 +16,7 @@ import type { SendResult, Sink } from "../sinks/sink.ts";
 import type { RelayMetrics } from "../metrics.ts";
 import type { Lease, Outcome, PauseState, Store } from "../store/store.ts";
 import { backoffMs } from "./backoff.ts";
+import { createLeaseAhead, roundsAhead } from "./lease_ahead.ts";
 
 /** Milliseconds since epoch; injected so tests can move time. */
 export interface Clock {
@@ -82,6 +83,10 @@ export function createWorker(deps: WorkerDeps): Worker {
   const disabled = new Map<string, Sink>();
   const isDisabled = (dest: Destination) => disabled.get(dest.id) === dest.sink;
   const failuresInARow = new Map<string, number>();
+  const ahead = createLeaseAhead(store, {
+    ...config,
+    rounds: roundsAhead(config.leaseMs, config.sendTimeoutMs),
+  });
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timerAt = Infinity;
   let ticking: Promise<void> | undefined;
@@ -137,16 +142,22 @@ export function createWorker(deps: WorkerDeps): Worker {
       pause = { state: await store.getPause(), readAt: now };
     }
     const held = pause.state;
-    if (held.all) return false;
+    if (held.all) {
+      await ahead.release(undefined, now);
+      return false;
+    }
     for (const dest of await deps.destinations()) {
       if (stopped) break;
       if (
         (pausedUntil.get(dest.id) ?? 0) > now || isDisabled(dest) ||
         held.destinations.includes(dest.id)
-      ) continue;
+      ) {
+        await ahead.release(dest.id, now);
+        continue;
+      }
       const room = config.concurrency - (inflight.get(dest.id) ?? 0);
       if (room <= 0) continue;
-      const leases = await store.lease(dest.id, now, room, config.leaseMs);
+      const leases = await ahead.take(dest.id, room, now);
       if (leases.length === room) full = true;
       for (const l of leases) run(dest, l);
     }
@@ -334,6 +345,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       timer = undefined;
       await ticking;
       while (sending.size > 0) await Promise.all([...sending]);
+      await ahead.release(undefined, clock.now());
     },
     paused() {
       const now = clock.now();

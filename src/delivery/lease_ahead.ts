@@ -1,0 +1,70 @@
+/**
+ * Leasing ahead: the worker leases a destination's due deliveries in batches (one store commit
+ * for many) and hands them out as send slots free up, instead of one lease commit per send. A
+ * held lease must be sent well before it expires (an expired lease counts as an interrupted send),
+ * so a batch is only as large as the sends it can outlast, leases close to expiry are given back,
+ * and a paused or stopped destination gives back everything it holds.
+ *
+ * @module
+ */
+import type { Lease, Store } from "../store/store.ts";
+
+/** How many sends' worth of leases one destination holds at most, per send slot. */
+const MAX_ROUNDS_AHEAD = 8;
+
+/**
+ * Leases held per send slot: as many rounds of sends as fit in a lease with one to spare, each
+ * taking at most `sendTimeoutMs`; 0 (no leasing ahead) when a lease outlasts only one send.
+ */
+export function roundsAhead(leaseMs: number, sendTimeoutMs: number): number {
+  return Math.max(0, Math.min(MAX_ROUNDS_AHEAD, Math.floor(leaseMs / sendTimeoutMs) - 2));
+}
+
+/** Leases held per destination. */
+export interface LeaseAhead {
+  /** Up to `room` leases for `destination`, from those held or a new batch. */
+  take(destination: string, room: number, now: number): Promise<Lease[]>;
+  /** Gives back what `destination` holds (all destinations when undefined). */
+  release(destination: string | undefined, now: number): Promise<void>;
+}
+
+/** Creates the holder; `rounds` from {@link roundsAhead}. */
+export function createLeaseAhead(
+  store: Store,
+  opts: { leaseMs: number; sendTimeoutMs: number; rounds: number },
+): LeaseAhead {
+  const held = new Map<string, Lease[]>();
+  return {
+    async take(destination, room, now) {
+      if (room <= 0) return [];
+      let mine = held.get(destination) ?? [];
+      // A lease that might expire mid-send goes back rather than out.
+      const stale = mine.filter((l) => l.delivery.nextAttemptAt - now < 2 * opts.sendTimeoutMs);
+      if (stale.length > 0) {
+        mine = mine.filter((l) => !stale.includes(l));
+        await store.release(stale, now);
+      }
+      if (mine.length < room) {
+        mine.push(
+          ...await store.lease(
+            destination,
+            now,
+            room - mine.length + room * opts.rounds,
+            opts.leaseMs,
+          ),
+        );
+      }
+      const out = mine.splice(0, room);
+      held.set(destination, mine);
+      return out;
+    },
+    async release(destination, now) {
+      const ids = destination === undefined ? [...held.keys()] : [destination];
+      for (const id of ids) {
+        const mine = held.get(id);
+        held.delete(id);
+        if (mine?.length) await store.release(mine, now);
+      }
+    },
+  };
+}
