@@ -164,8 +164,20 @@ export function createWorker(deps: WorkerDeps): Worker {
     return full;
   }
 
+  /**
+   * Frees a send slot once the answer is in, before its outcome is durable: the next send need
+   * not wait for the commit (outcomes recorded meanwhile share it). `sending` still holds the
+   * delivery until recorded, so `stop()` waits for it.
+   */
+  const slots = new Map<Lease, () => void>();
+
   function run(dest: Destination, l: Lease) {
     inflight.set(dest.id, (inflight.get(dest.id) ?? 0) + 1);
+    slots.set(l, () => {
+      slots.delete(l);
+      inflight.set(dest.id, (inflight.get(dest.id) ?? 1) - 1);
+      schedule(0);
+    });
     const p = deliver(dest, l).catch((err) => {
       log.error("delivery of {msgId} to {destination} failed to record: {error}", {
         msgId: l.delivery.msgId,
@@ -173,9 +185,8 @@ export function createWorker(deps: WorkerDeps): Worker {
         error: (err as Error).message,
       });
     }).finally(() => {
-      inflight.set(dest.id, (inflight.get(dest.id) ?? 1) - 1);
+      slots.get(l)?.();
       sending.delete(p);
-      schedule(0);
     });
     sending.add(p);
   }
@@ -292,6 +303,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         counts,
       };
     }
+    slots.get(l)?.();
     const ok = await store.complete(l, outcome);
     deps.metrics?.deliveries.inc({ destination: dest.id, state: outcome.state });
     if (counts) deps.metrics?.deliveryLatency.observe(latencyMs / 1000, { destination: dest.id });
