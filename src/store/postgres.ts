@@ -107,6 +107,11 @@ export function redactUrl(url: string): string {
   return url.replace(/^([a-z]+:\/\/[^:/@]*):[^@]*@/i, "$1:***@");
 }
 
+/** The driver hands out Node Buffers; callers get a plain Uint8Array like KV's. */
+function plainBytes(b: Uint8Array): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
 /** Wraps a pool whose database is migrated; the store owns the pool and ends it on `close()`. */
 export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): Store {
   const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
@@ -160,6 +165,13 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
       FROM due
       WHERE d.msg_id = due.msg_id AND d.destination = due.destination
       RETURNING d.*, due.state AS was`;
+    // The bodies of what was leased in one query, so that their sends read nothing more.
+    const missing = rows.map((r) => r.msg_id).filter((id) => !bodies.get(id));
+    if (missing.length > 0) {
+      const found = await sql<{ msg_id: string; body: Uint8Array }[]>`
+        SELECT msg_id, body FROM relay_messages WHERE msg_id = ANY(${missing}::text[])`;
+      for (const b of found) bodies.set(b.msg_id, plainBytes(b.body));
+    }
     return rows.map((r) => ({
       delivery: toDelivery(r),
       expired: r.was === "leased",
@@ -228,8 +240,7 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
     if (cached) return cached;
     const [row] = await sql<{ body: Uint8Array }[]>`
       SELECT body FROM relay_messages WHERE msg_id = ${msgId}`;
-    // The driver hands out Node Buffers; callers get a plain Uint8Array like KV's.
-    return row ? new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength) : null;
+    return row ? plainBytes(row.body) : null;
   }
 
   /**
