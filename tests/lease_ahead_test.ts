@@ -32,7 +32,12 @@ Deno.test("lease ahead: one store lease serves several sends; held leases go bac
         return store.lease(...args);
       },
     };
-    const ahead = createLeaseAhead(counted, { leaseMs: 60_000, sendTimeoutMs: 1000, rounds: 2 });
+    const ahead = createLeaseAhead(counted, {
+      leaseMs: 60_000,
+      sendTimeoutMs: 1000,
+      concurrency: 2,
+      rounds: 2,
+    });
     const taken = [
       ...await ahead.take("a", 2, 2000),
       ...await ahead.take("a", 1, 2001),

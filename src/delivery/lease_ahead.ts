@@ -31,7 +31,7 @@ export interface LeaseAhead {
 /** Creates the holder; `rounds` from {@link roundsAhead}. */
 export function createLeaseAhead(
   store: Store,
-  opts: { leaseMs: number; sendTimeoutMs: number; rounds: number },
+  opts: { leaseMs: number; sendTimeoutMs: number; concurrency: number; rounds: number },
 ): LeaseAhead {
   const held = new Map<string, Lease[]>();
   return {
@@ -45,14 +45,9 @@ export function createLeaseAhead(
         await store.release(stale, now);
       }
       if (mine.length < room) {
-        mine.push(
-          ...await store.lease(
-            destination,
-            now,
-            room - mine.length + room * opts.rounds,
-            opts.leaseMs,
-          ),
-        );
+        // A whole batch, not just the slots free now: usually one slot frees at a time.
+        const batch = Math.max(room, opts.concurrency * (opts.rounds + 1)) - mine.length;
+        mine.push(...await store.lease(destination, now, batch, opts.leaseMs));
       }
       const out = mine.splice(0, room);
       held.set(destination, mine);
