@@ -115,6 +115,8 @@ export async function ensureIndexed(kv: Deno.Kv): Promise<void> {
   for (const [destination, count] of depth) {
     op.set(["c", destination], new Deno.KvU64(BigInt(count)));
   }
-  op.set(INDEXED_KEY, true);
+  // The first rebuild to finish writes the counters; a later one would overwrite what was
+  // counted since (another isolate already serving), so it leaves them.
+  op.check({ key: INDEXED_KEY, versionstamp: null }).set(INDEXED_KEY, true);
   await op.commit();
 }
