@@ -44,7 +44,9 @@ Deno.test("lease ahead: one store lease serves several sends; held leases go bac
       ...await ahead.take("a", 2, 2002),
     ];
     assert.deepEqual(taken.map((l) => l.delivery.msgId), ["m0", "m1", "m2", "m3", "m4"]);
-    assert.equal(leaseCalls, 1, "2 slots, 2 rounds ahead: one lease of 6");
+    // 2 slots, 2 rounds ahead: one lease of 6 served all three; with one left, the next batch is
+    // leased in the background while it is sent.
+    assert.equal(leaseCalls, 2);
     await ahead.release("a", 3000);
     const m5 = (await store.getMessage("m5"))!.deliveries[0];
     assert.equal(m5.state, "pending", "the held lease went back");
@@ -53,6 +55,7 @@ Deno.test("lease ahead: one store lease serves several sends; held leases go bac
     await ahead.take("a", 1, 4000);
     const later = await ahead.take("a", 1, 4000 + 60_000 - 1500);
     assert.ok(later.every((l) => l.delivery.nextAttemptAt - (4000 + 60_000 - 1500) > 2000));
+    await ahead.release(undefined, 70_000);
   } finally {
     await store.close();
   }

@@ -31,9 +31,33 @@ export interface LeaseAhead {
 /** Creates the holder; `rounds` from {@link roundsAhead}. */
 export function createLeaseAhead(
   store: Store,
-  opts: { leaseMs: number; sendTimeoutMs: number; concurrency: number; rounds: number },
+  opts: {
+    leaseMs: number;
+    sendTimeoutMs: number;
+    concurrency: number;
+    rounds: number;
+    /** Called when a background refill brought leases: free slots may take them now. */
+    onRefill?: () => void;
+  },
 ): LeaseAhead {
   const held = new Map<string, Lease[]>();
+  const refilling = new Map<string, Promise<void>>();
+  const batch = opts.concurrency * (opts.rounds + 1);
+
+  /** Leases the next batch while the held ones are still being sent. */
+  function refill(destination: string, now: number): Promise<void> {
+    let p = refilling.get(destination);
+    if (p) return p;
+    const want = batch - (held.get(destination)?.length ?? 0);
+    p = store.lease(destination, now, want, opts.leaseMs).then((leases) => {
+      if (leases.length === 0) return;
+      held.set(destination, [...held.get(destination) ?? [], ...leases]);
+      opts.onRefill?.();
+    }).finally(() => refilling.delete(destination));
+    refilling.set(destination, p);
+    return p;
+  }
+
   return {
     async take(destination, room, now) {
       if (room <= 0) return [];
@@ -42,20 +66,31 @@ export function createLeaseAhead(
       const stale = mine.filter((l) => l.delivery.nextAttemptAt - now < 2 * opts.sendTimeoutMs);
       if (stale.length > 0) {
         mine = mine.filter((l) => !stale.includes(l));
+        held.set(destination, mine);
         await store.release(stale, now);
       }
       if (mine.length < room) {
-        // A whole batch, not just the slots free now: usually one slot frees at a time.
-        const batch = Math.max(room, opts.concurrency * (opts.rounds + 1)) - mine.length;
-        mine.push(...await store.lease(destination, now, batch, opts.leaseMs));
+        if (opts.rounds === 0) {
+          mine.push(...await store.lease(destination, now, room - mine.length, opts.leaseMs));
+        } else {
+          await refill(destination, now);
+          mine = held.get(destination) ?? [];
+        }
       }
       const out = mine.splice(0, room);
       held.set(destination, mine);
+      // Half a batch left: lease the next one while these are sent.
+      if (opts.rounds > 0 && out.length > 0 && mine.length < batch / 2) {
+        void refill(destination, now).catch(() => {});
+      }
       return out;
     },
     async release(destination, now) {
-      const ids = destination === undefined ? [...held.keys()] : [destination];
+      const ids = destination === undefined
+        ? [...new Set([...held.keys(), ...refilling.keys()])]
+        : [destination];
       for (const id of ids) {
+        await refilling.get(id)?.catch(() => {});
         const mine = held.get(id);
         held.delete(id);
         if (mine?.length) await store.release(mine, now);

@@ -86,6 +86,7 @@ export function createWorker(deps: WorkerDeps): Worker {
   const ahead = createLeaseAhead(store, {
     ...config,
     rounds: roundsAhead(config.leaseMs, config.sendTimeoutMs),
+    onRefill: () => schedule(0),
   });
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timerAt = Infinity;
