@@ -129,6 +129,7 @@ async function relay(
   extra: Record<string, string> = {},
   reuse = false,
 ): Promise<RelayProcess> {
+  await Deno.mkdir(dir, { recursive: true });
   const pgUrl = Deno.env.get("RELAY_BENCH_POSTGRES_URL");
   if (opts.store === "postgres" && !pgUrl) throw new Error("set RELAY_BENCH_POSTGRES_URL");
   if (opts.store === "postgres" && !reuse) await resetPostgres(pgUrl!);
