@@ -27,6 +27,7 @@ import {
   type Stub,
   workspaceData,
 } from "../tests/helpers/stubs.ts";
+import { denoCommand, withTempDir } from "../tests/helpers/relay_process.ts";
 
 /** What one load run measured (`BENCH_RESULT` of post.lua or load.ts). */
 interface LoadResult {
@@ -125,22 +126,19 @@ async function runLoad(url: string, seconds: number, templatePath: string, tag: 
       stdout: "piped",
       stderr: "piped",
     })
-    : new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net",
-        "--allow-read",
-        `${ROOT}bench/load.ts`,
-        url,
-        String(opts.connections),
-        String(seconds),
-        templatePath,
-        tag,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    });
-  const out = await cmd.output();
+    : undefined;
+  const out = cmd ? await cmd.output() : await withTempDir((cwd) =>
+    denoCommand("run", [
+      "--allow-net",
+      "--allow-read",
+      `${ROOT}bench/load.ts`,
+      url,
+      String(opts.connections),
+      String(seconds),
+      templatePath,
+      tag,
+    ], { cwd }).output()
+  );
   const text = new TextDecoder().decode(out.stdout);
   const line = text.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
   if (!line) {

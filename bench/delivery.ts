@@ -29,6 +29,7 @@ import {
   type Stub,
   workspaceData,
 } from "../tests/helpers/stubs.ts";
+import { denoCommand } from "../tests/helpers/relay_process.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const TOKEN = "bench-admin-token";
@@ -246,19 +247,15 @@ async function drain(round: number, dir: string, stub: Stub) {
   // The reference posts what the relay posted: one of its request bodies.
   const bodyPath = `${dir}/sent.json`;
   await Deno.writeTextFile(bodyPath, stub.seen[stub.seen.length - 1].body);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      `${ROOT}bench/fetch_loop.ts`,
-      stub.url,
-      String(opts.backlog),
-      String(opts.concurrency),
-      bodyPath,
-    ],
-    stdout: "piped",
-  }).output();
+  const out = await denoCommand("run", [
+    "--allow-net",
+    "--allow-read",
+    `${ROOT}bench/fetch_loop.ts`,
+    stub.url,
+    String(opts.backlog),
+    String(opts.concurrency),
+    bodyPath,
+  ], { cwd: dir }).output();
   const line = new TextDecoder().decode(out.stdout).split("\n")
     .find((l) => l.startsWith("BENCH_RESULT "));
   if (!line) throw new Error("fetch_loop failed");

@@ -32,6 +32,7 @@ import {
   startStub,
   workspaceData,
 } from "../tests/helpers/stubs.ts";
+import { denoCommand, withTempDir } from "../tests/helpers/relay_process.ts";
 
 /** What one load run measured. */
 interface LoadResult {
@@ -115,19 +116,16 @@ async function loadMain() {
 
 /** Runs the load generator as its own process, so it does not share an event loop with a relay. */
 async function load(urls: string[], clients: number, seconds: number, tag: string) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
+  const out = await withTempDir((cwd) =>
+    denoCommand("run", [
       "-A",
       import.meta.filename!,
       `--load=${urls.join(",")}`,
       `--clients=${clients}`,
       `--seconds=${seconds}`,
       `--tag=${tag}`,
-    ],
-    cwd: ROOT,
-    stderr: "inherit",
-  }).output();
+    ], { cwd, stderr: "inherit" }).output()
+  );
   if (!out.success) throw new Error("load generator failed");
   return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!) as LoadResult;
 }

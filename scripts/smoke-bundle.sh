@@ -6,7 +6,7 @@
 # SIGTERM and a clean exit. CI runs it because this network cannot download the compile runtime.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-golden="$(realpath "${CODER_GOLDEN_DIR:-../shared/coder-golden}")/TemplateWorkspaceCreated.json"
+golden="$PWD/tests/fixtures/coder/TemplateWorkspaceCreated.json"
 version=$(deno eval --quiet 'console.log(JSON.parse(Deno.readTextFileSync("deno.json")).version)')
 
 deno task bundle

@@ -6,16 +6,17 @@
  * @module
  */
 import type { Config } from "./config.ts";
-import { type Clock, createWorker, type Worker } from "./delivery/worker.ts";
-import { createDestinationSet, type DestinationSet } from "./admin/subscriptions.ts";
-import {
-  createSink,
-  type Destination,
-  destinationsFromConfig,
-  sinkDepsFromConfig,
-} from "./destinations.ts";
+import { type Clock, systemClock } from "./delivery/clock.ts";
+import { createRetentionTask, type RetentionTask } from "./delivery/retention.ts";
+import { createWorker, type Worker } from "./delivery/worker.ts";
+import { createAdminRoutes } from "./admin/api.ts";
+import { createDestinations } from "./destinations/create.ts";
+import type { Destination } from "./destinations/destination.ts";
+import type { DestinationSet } from "./destinations/set.ts";
+import { adminAuth } from "./http/auth.ts";
 import { createRoutes } from "./http/routes.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
+import { VERSION } from "./version.ts";
 import type { Fetch } from "./sinks/http.ts";
 import type { Store } from "./store/store.ts";
 
@@ -32,35 +33,48 @@ export interface AppDeps {
   readonly subscriptionsRefreshMs?: number;
 }
 
-/** A built relay: serve `handler`, `worker.start()` to deliver, `close()` to stop cleanly. */
+/** A built relay: serve `handler`, `start()` to deliver, `close()` to stop cleanly. */
 export interface App {
   readonly handler: (req: Request) => Promise<Response>;
   readonly worker: Worker;
+  /** Purges finished messages past retention, on its own timer. */
+  readonly retention: RetentionTask;
   readonly destinations: readonly Destination[];
   /** The environment's destinations plus those added through the admin API. */
   readonly destinationSet: DestinationSet;
   readonly metrics: RelayMetrics;
   readonly store: Store;
+  /** Starts delivery and the retention task. */
+  start(): void;
   /** Stops delivery (in-flight sends finish) and closes the store. */
   close(): Promise<void>;
 }
 
-/** Builds the relay. Delivery does not start until `worker.start()`. */
+/** Builds the relay. Delivery does not start until `start()`. */
 export function createApp(deps: AppDeps): App {
   const { config, store } = deps;
-  const clock = deps.clock ?? { now: () => Date.now() };
+  const clock = deps.clock ?? systemClock;
   const fetchFn = deps.fetch ?? fetch;
   const now = () => clock.now();
-  const sinkDeps = sinkDepsFromConfig(config, { fetch: fetchFn, now });
-  const destinations = deps.destinations ?? destinationsFromConfig(sinkDeps);
-  const destinationSet = createDestinationSet({
-    configured: destinations,
-    store,
-    build: (sub) => createSink(sub.type, sub.configuration, sinkDeps),
+  const destinationSet = createDestinations(config, {
+    fetch: fetchFn,
     now,
+    store,
+    configured: deps.destinations,
     refreshMs: deps.subscriptionsRefreshMs,
   });
-  const metrics = createRelayMetrics(store, now);
+  const destinations = destinationSet.configured;
+  const metrics = createRelayMetrics(store, {
+    now,
+    version: VERSION,
+    destinations: async () => (await destinationSet.list()).map((d) => d.id),
+  });
+  const retention = createRetentionTask({
+    store,
+    retentionMs: config.delivery.retentionMs,
+    now,
+    onOverdue: (count) => metrics.retentionOverdue.set(count),
+  });
   const worker = createWorker({
     store,
     destinations: destinationSet.list,
@@ -71,38 +85,46 @@ export function createApp(deps: AppDeps): App {
   });
   const routes = createRoutes({
     store,
-    // A destination a sink disabled (410) takes no new messages until it is edited or restarted.
-    destinations: async () => (await destinationSet.list()).filter((d) => !worker.isDisabled(d)),
+    // Every destination takes messages, a disabled one too: they are held until it is re-enabled.
+    destinations: destinationSet.list,
     metrics,
-    admin: {
-      store,
-      token: config.adminToken,
-      destinations: destinationSet,
-      buildSink: (sub) => createSink(sub.type, sub.configuration, sinkDeps),
-      onPauseChanged: () => worker.pauseChanged(),
-      onRequeued: () => worker.poke(),
-      now,
-    },
     now,
     maxBodyBytes: config.maxBodyBytes,
     dedupeWindowMs: config.delivery.dedupeWindowMs,
     authToken: config.authToken,
     metricsToken: config.metricsToken,
-    onAccepted: () => worker.poke(),
-    onRequest: () => worker.nudge(),
+    onAccepted: () => worker.wake(),
+    onRequest: () => worker.catchUp(),
     slackSigningSecret: config.slack.signingSecret,
   });
+  // The admin API: mounted here, in one place, behind its own authentication.
+  routes.use("/api/v1/*", adminAuth(config.adminToken));
+  routes.route(
+    "/api/v1",
+    createAdminRoutes({
+      store,
+      destinations: destinationSet,
+      onPauseChanged: () => worker.settingsChanged(),
+      onRequeued: () => worker.wake(),
+      now,
+    }),
+  );
   let closed: Promise<void> | undefined;
   return {
     handler: async (req) => await routes.fetch(req),
     worker,
+    retention,
     destinations,
     destinationSet,
     metrics,
     store,
+    start() {
+      worker.start();
+      retention.start();
+    },
     close() {
       closed ??= (async () => {
-        await worker.stop();
+        await Promise.all([worker.stop(), retention.stop()]);
         await store.close();
       })();
       return closed;

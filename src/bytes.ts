@@ -1,5 +1,6 @@
 /**
- * Byte helpers shared by the HTTP layer and the stores.
+ * Byte helpers shared by the HTTP layer, the signatures and the stores: leaf primitives that
+ * import nothing.
  *
  * @module
  */
@@ -14,4 +15,14 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
     at += p.byteLength;
   }
   return out;
+}
+
+const encoder = new TextEncoder();
+
+/** Compares in time that depends only on the expected value's length. */
+export function timingSafeEqual(actual: string, expected: Uint8Array): boolean {
+  const a = encoder.encode(actual);
+  let diff = a.byteLength ^ expected.byteLength;
+  for (let i = 0; i < expected.byteLength; i++) diff |= (a[i] ?? 0) ^ expected[i];
+  return diff === 0;
 }

@@ -1,6 +1,6 @@
 /**
  * Coder's notification webhook: the envelope schema, how names compare, and who an event is about.
- * See DESIGN.md §1. Unknown fields are accepted and kept: the raw body is what gets stored.
+ * See docs/coder.md. Unknown fields are accepted and kept: the raw body is what gets stored.
  *
  * @module
  */
@@ -134,7 +134,7 @@ function str(value: unknown): string | undefined {
 }
 
 /**
- * The subject of an event, not its recipient (DESIGN.md §1): `data.owner` for workspace events,
+ * The subject of an event, not its recipient (docs/coder.md): `data.owner` for workspace events,
  * `data.user` for account events, the recipient for events Coder addresses to the subject themself,
  * and otherwise a username label (to be looked up).
  */

@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { type EventFilter, parseEventFilter } from "./coder.ts";
 import { type DestinationSpec, parseConfigFile } from "./config_file.ts";
-import { httpUrl, slackIcon } from "./sink_config.ts";
+import { httpUrl, slackIcon } from "./sinks/fields.ts";
 import { WEBHOOK_SECRET_PATTERN } from "./signing.ts";
 
 /** Notifications the Python middleware tracked by default; `EVENTS_TRACKED` replaces the list. */
@@ -80,6 +80,11 @@ export interface Config {
   readonly webhook: {
     readonly url?: string;
     readonly secret?: string;
+    readonly eventsTracked: EventFilter;
+  };
+  /** Set `webhookUrl`: one Microsoft Teams Workflows destination (`teams`). */
+  readonly teams: {
+    readonly webhookUrl?: string;
     readonly eventsTracked: EventFilter;
   };
   /** Destinations from the `RELAY_CONFIG` file, validated. */
@@ -160,6 +165,8 @@ const EnvSchema = z.object({
     "expected whsec_ followed by base64 (a Standard Webhooks secret)",
   ).optional(),
   WEBHOOK_EVENTS_TRACKED: z.string().optional(),
+  TEAMS_WEBHOOK_URL: httpUrl.optional(),
+  TEAMS_EVENTS_TRACKED: z.string().optional(),
   RELAY_CONFIG: z.string().trim().optional(),
   /** Set by Deno Deploy; there the store defaults to the platform's KV instead of a file. */
   DENO_DEPLOYMENT_ID: z.string().optional(),
@@ -257,6 +264,10 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       secret: e.WEBHOOK_SECRET,
       eventsTracked: parseEventFilter(e.WEBHOOK_EVENTS_TRACKED ?? "*"),
     },
+    teams: {
+      webhookUrl: e.TEAMS_WEBHOOK_URL,
+      eventsTracked: parseEventFilter(e.TEAMS_EVENTS_TRACKED ?? "*"),
+    },
     destinations: e.RELAY_CONFIG ? readConfigFile(e.RELAY_CONFIG, envDestinationIds(e)) : [],
   });
 }
@@ -267,6 +278,7 @@ function envDestinationIds(e: z.infer<typeof EnvSchema>): Set<string> {
   if (e.SLACK_BOT_TOKEN) ids.add("slack");
   if (e.SLACK_WEBHOOK_URL) ids.add("slack-webhook");
   if (e.WEBHOOK_URL) ids.add("webhook");
+  if (e.TEAMS_WEBHOOK_URL) ids.add("teams");
   return ids;
 }
 

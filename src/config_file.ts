@@ -7,7 +7,11 @@
  */
 import { z } from "zod";
 import { type EventFilter, parseEventFilter } from "./coder.ts";
-import { SINK_CONFIG_SCHEMAS, SINK_TYPES, type SinkType } from "./sink_config.ts";
+import {
+  DESTINATION_TYPES,
+  type DestinationTypeName,
+  TYPE_NAMES,
+} from "./destinations/registry.ts";
 import { issueMessage } from "./issues.ts";
 
 const events = z.union([z.string(), z.array(z.string())], {
@@ -25,18 +29,27 @@ const common = {
   description: z.string().optional(),
 };
 
-const variant = <T extends SinkType>(type: T) =>
-  z.strictObject({ ...common, type: z.literal(type), configuration: SINK_CONFIG_SCHEMAS[type] });
+/** One variant of the union per registered type: its `type` literal and its configuration schema. */
+const variants = DESTINATION_TYPES.map((t) =>
+  z.strictObject({ ...common, type: z.literal(t.type), configuration: t.schema })
+);
 
-const DestinationSchema = z.discriminatedUnion("type", [
-  variant("slack"),
-  variant("slack-webhook"),
-  variant("webhook"),
-  variant("platformx"),
-], { error: `expected type ${SINK_TYPES.map((t) => `"${t}"`).join(", ")}` });
+const DestinationSchema = z.discriminatedUnion(
+  "type",
+  variants as [(typeof variants)[number], ...(typeof variants)[number][]],
+  { error: `expected type ${TYPE_NAMES.map((t) => `"${t}"`).join(", ")}` },
+);
 
-/** One destination as the file defines it (no sink yet: `destinations.ts` builds those). */
-export type DestinationSpec = z.infer<typeof DestinationSchema>;
+/** One destination as the file defines it (no sink yet: `destinations/create.ts` builds those). */
+export interface DestinationSpec {
+  readonly id: string;
+  readonly type: DestinationTypeName;
+  readonly events: EventFilter;
+  readonly enabled: boolean;
+  readonly description?: string;
+  /** Validated by the type's schema; the sink factory parses it again. */
+  readonly configuration: unknown;
+}
 
 const FileSchema = z.strictObject({ destinations: z.array(DestinationSchema) }).superRefine(
   (file, ctx) => {

@@ -12,15 +12,20 @@ import {
   getTextFormatter,
   type Logger,
 } from "@logtape/logtape";
-import type { Config } from "./config.ts";
 
 /** The relay's logger for one concern, e.g. `logger("delivery")`. */
 export function logger(...category: string[]): Logger {
   return getLogger(["coder-relay", ...category]);
 }
 
+/** How the relay logs: the two settings `LOG_LEVEL` and `RELAY_LOG_FORMAT` choose. */
+export interface LogOptions {
+  readonly logLevel: "debug" | "info" | "warning" | "error";
+  readonly logFormat: "text" | "json";
+}
+
 /** Sets up the console sink once, at the configured level and format. */
-export async function setupLogging(config: Pick<Config, "logLevel" | "logFormat">): Promise<void> {
+export async function setupLogging(config: LogOptions): Promise<void> {
   await configure({
     reset: true,
     sinks: {

@@ -9,14 +9,15 @@ import type { Config } from "./config.ts";
 import { describeFilter } from "./coder.ts";
 import { setCronDrain } from "./cron.ts";
 import { logger } from "./log.ts";
-import { isPostgresUrl, openStore } from "./store/open.ts";
+import { storeBackend } from "./store/open.ts";
 import { VERSION } from "./version.ts";
 
 const log = logger("serve");
 
 /** Runs until a signal; resolves once everything is closed. */
 export async function serve(config: Config): Promise<void> {
-  const store = await openStore(config.store, config);
+  const backend = storeBackend(config.store);
+  const store = await backend.open(config);
   const app = createApp({ config, store });
   // Read the admin API's subscriptions now: they are logged below and the first request is quick.
   const destinations = await app.destinationSet.reload();
@@ -30,11 +31,7 @@ export async function serve(config: Config): Promise<void> {
         version: VERSION,
         hostname,
         port,
-        store: config.store === ":memory:"
-          ? ":memory:"
-          : isPostgresUrl(config.store)
-          ? "postgres"
-          : "kv",
+        store: backend.kind,
         auth: config.authToken ? "token" : "none",
       });
       if (!config.adminToken) {
@@ -56,7 +53,7 @@ export async function serve(config: Config): Promise<void> {
       return Response.json({ error: "internal_error", message: "internal error" }, { status: 500 });
     },
   }, app.handler);
-  app.worker.start();
+  app.start();
   setCronDrain(() => app.worker.runOnce());
 
   const stop = () => {

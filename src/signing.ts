@@ -5,8 +5,7 @@
  *
  * @module
  */
-import { concatBytes } from "./bytes.ts";
-import { timingSafeEqual } from "./http/auth.ts";
+import { concatBytes, timingSafeEqual } from "./bytes.ts";
 
 const encoder = new TextEncoder();
 

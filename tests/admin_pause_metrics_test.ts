@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import meta from "../deno.json" with { type: "json" };
 import { createRegistry } from "../src/metrics.ts";
 import { adminCall, adminConfig } from "./helpers/admin.ts";
 import {
@@ -94,8 +95,19 @@ Deno.test("metrics: counters, queue gauges and histograms move as messages flow"
   await using px = startStub();
   await using relay = await startRelay(adminConfig({ GETDX_API_URL: px.url }));
   const before = await scrape(relay.url);
-  assert.equal(sample(before, "relay_messages_received_total"), undefined);
-  assert.equal(sample(before, 'relay_delivery_paused{destination="*"}'), 0);
+  // Every series is there from start-up, at 0, for each destination.
+  assert.equal(sample(before, "coder_relay_messages_received_total"), 0);
+  assert.equal(sample(before, 'coder_relay_messages_accepted_total{result="stored"}'), 0);
+  assert.equal(sample(before, 'coder_relay_delivery_paused{destination="*"}'), 0);
+  assert.equal(sample(before, 'coder_relay_delivery_paused{destination="platformx"}'), 0);
+  assert.equal(sample(before, 'coder_relay_queue_depth{destination="platformx"}'), 0);
+  assert.equal(sample(before, 'coder_relay_queue_oldest_age_seconds{destination="platformx"}'), 0);
+  for (const state of ["sent", "temporary_failure", "permanent_failure", "unknown"]) {
+    assert.equal(
+      sample(before, `coder_relay_deliveries_total{destination="platformx",state="${state}"}`),
+      0,
+    );
+  }
 
   await adminCall(relay.url, "POST", "/api/v1/pause");
   const env = await golden("TemplateWorkspaceCreated.json", { data: workspaceData() });
@@ -105,36 +117,42 @@ Deno.test("metrics: counters, queue gauges and histograms move as messages flow"
   await relay.post(await golden("TemplateTestNotification.json")); // not tracked
   await sleep(50);
   const held = await scrape(relay.url);
-  assert.equal(sample(held, "relay_messages_received_total"), 4);
-  assert.equal(sample(held, 'relay_messages_accepted_total{result="stored"}'), 1);
-  assert.equal(sample(held, 'relay_messages_accepted_total{result="duplicate"}'), 1);
-  assert.equal(sample(held, 'relay_messages_accepted_total{result="ignored"}'), 1);
-  assert.equal(sample(held, 'relay_messages_rejected_total{reason="invalid_body"}'), 1);
-  assert.equal(sample(held, 'relay_queue_depth{destination="platformx"}'), 1);
-  const age = sample(held, 'relay_queue_oldest_age_seconds{destination="platformx"}');
+  assert.equal(sample(held, "coder_relay_messages_received_total"), 4);
+  assert.equal(sample(held, 'coder_relay_messages_accepted_total{result="stored"}'), 1);
+  assert.equal(sample(held, 'coder_relay_messages_accepted_total{result="duplicate"}'), 1);
+  assert.equal(sample(held, 'coder_relay_messages_accepted_total{result="ignored"}'), 1);
+  assert.equal(sample(held, 'coder_relay_messages_rejected_total{reason="invalid_body"}'), 1);
+  assert.equal(sample(held, 'coder_relay_queue_depth{destination="platformx"}'), 1);
+  const age = sample(held, 'coder_relay_queue_oldest_age_seconds{destination="platformx"}');
   assert.ok(age !== undefined && age >= 0.04, `oldest age ${age}`);
   // The stored message and Coder's retry each took one store call.
-  assert.equal(sample(held, "relay_store_write_duration_seconds_count"), 2);
-  assert.equal(sample(held, 'relay_delivery_paused{destination="*"}'), 1);
+  assert.equal(sample(held, "coder_relay_store_write_duration_seconds_count"), 2);
+  assert.equal(sample(held, 'coder_relay_delivery_paused{destination="*"}'), 1);
   assert.equal(
-    sample(held, 'relay_deliveries_total{destination="platformx",state="sent"}'),
-    undefined,
+    sample(held, 'coder_relay_deliveries_total{destination="platformx",state="sent"}'),
+    0,
   );
 
   await adminCall(relay.url, "POST", "/api/v1/resume");
   await waitForDelivery(relay.app.store, env.msg_id, "sent");
   const after = await scrape(relay.url);
-  assert.equal(sample(after, 'relay_deliveries_total{destination="platformx",state="sent"}'), 1);
   assert.equal(
-    sample(after, 'relay_delivery_duration_seconds_count{destination="platformx"}'),
+    sample(after, 'coder_relay_deliveries_total{destination="platformx",state="sent"}'),
     1,
   );
   assert.equal(
-    sample(after, 'relay_delivery_duration_seconds_bucket{destination="platformx",le="+Inf"}'),
+    sample(after, 'coder_relay_delivery_duration_seconds_count{destination="platformx"}'),
     1,
   );
-  assert.equal(sample(after, 'relay_queue_depth{destination="platformx"}'), undefined);
-  assert.equal(sample(after, 'relay_delivery_paused{destination="*"}'), 0);
+  assert.equal(
+    sample(
+      after,
+      'coder_relay_delivery_duration_seconds_bucket{destination="platformx",le="+Inf"}',
+    ),
+    1,
+  );
+  assert.equal(sample(after, 'coder_relay_queue_depth{destination="platformx"}'), 0);
+  assert.equal(sample(after, 'coder_relay_delivery_paused{destination="*"}'), 0);
 
   // An unauthenticated webhook counts as rejected too.
   await using locked = await startRelay(
@@ -142,7 +160,60 @@ Deno.test("metrics: counters, queue gauges and histograms move as messages flow"
   );
   assert.equal((await locked.post(env)).status, 401);
   await waitFor(async () =>
-    sample(await scrape(locked.url), 'relay_messages_rejected_total{reason="unauthorized"}') === 1
+    sample(
+      await scrape(locked.url),
+      'coder_relay_messages_rejected_total{reason="unauthorized"}',
+    ) === 1
+  );
+});
+
+Deno.test("metrics: build info, process memory and start time, one prefix for every series", async () => {
+  await using px = startStub();
+  const startedBefore = Date.now() / 1000;
+  await using relay = await startRelay(adminConfig({ GETDX_API_URL: px.url }));
+  const text = await scrape(relay.url);
+  assert.equal(
+    sample(text, `coder_relay_build_info{version="${meta.version}",deno="${Deno.version.deno}"}`),
+    1,
+  );
+  const rss = sample(text, "coder_relay_process_resident_memory_bytes");
+  assert.ok(rss !== undefined && rss > 10_000_000, `resident memory ${rss}`);
+  const started = sample(text, "coder_relay_process_start_time_seconds");
+  assert.ok(
+    started !== undefined && started <= startedBefore && started > startedBefore - 3600,
+    `start time ${started}`,
+  );
+  const families = text.split("\n").filter((l) => l.startsWith("# TYPE ")).map((l) =>
+    l.split(" ")[2]
+  );
+  const names = new Set([
+    ...families,
+    ...text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(/[{ ]/)[0]),
+  ]);
+  assert.equal(families.length, 14, families.join(", "));
+  assert.deepEqual([...names].filter((n) => !n.startsWith("coder_relay_")), []);
+});
+
+Deno.test("metrics: a destination added through the admin API shows at 0 on the next scrape", async () => {
+  await using px = startStub();
+  await using relay = await startRelay(adminConfig({ GETDX_API_URL: px.url }));
+  const created = await adminCall(relay.url, "POST", "/api/v1/webhooks/", {
+    name: "Analytics",
+    event_types: ["Workspace Created"],
+    type: "platformx",
+    configuration: { api_key: "k-metrics-test", api_url: px.url },
+  });
+  assert.equal(created.status, 201);
+  const id = created.json.id as string;
+  await waitFor(
+    async () => {
+      const text = await scrape(relay.url);
+      return sample(text, `coder_relay_queue_depth{destination="${id}"}`) === 0 &&
+        sample(text, `coder_relay_deliveries_total{destination="${id}",state="sent"}`) === 0 &&
+        sample(text, `coder_relay_delivery_paused{destination="${id}"}`) === 0;
+    },
+    5000,
+    "the new destination's series",
   );
 });
 

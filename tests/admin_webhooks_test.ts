@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import {
-  createDestinationSet,
   parseSubscription,
   patchSubscription,
   subscriptionJson,
 } from "../src/admin/subscriptions.ts";
+import { createDestinationSet } from "../src/destinations/set.ts";
 import { openKvStore } from "../src/store/kv.ts";
 import type { SubscriptionRecord } from "../src/store/store.ts";
 import { ADMIN_TOKEN, adminCall, adminConfig } from "./helpers/admin.ts";
@@ -397,7 +397,10 @@ Deno.test("a subscription disabled by 410 Gone is enabled again by editing it", 
   const gone = await waitForDelivery(relay.app.store, first.msg_id, "permanent_failure", id);
   assert.match(gone.statusReason ?? "", /410 Gone: destination disabled until it is edited/);
   const whileGone = await golden("TemplateWorkspaceDormant.json");
-  assert.equal((await relay.post(whileGone)).status, 200, "no destination takes it");
+  assert.equal((await relay.post(whileGone)).status, 202, "stored and held for it");
+  await waitFor(async () => (await relay.app.store.getPause()).disabled?.[id], 2000, "disable");
+  const shown = await adminCall(relay.url, "GET", "/api/v1/pause");
+  assert.match(shown.json.disabled_destinations[id].reason, /410 Gone/);
 
   const edited = await adminCall(relay.url, "PATCH", `/api/v1/webhooks/${id}`, {
     configuration: { url: moved.url },
@@ -406,7 +409,8 @@ Deno.test("a subscription disabled by 410 Gone is enabled again by editing it", 
   const next = await golden("TemplateWorkspaceAutoUpdated.json");
   assert.equal((await relay.post(next)).status, 202);
   await waitForDelivery(relay.app.store, next.msg_id, "sent", id);
-  assert.equal(moved.seen.length, 1);
+  await waitForDelivery(relay.app.store, whileGone.msg_id, "sent", id);
+  assert.equal(moved.seen.length, 2, "the held message too");
   assert.equal(old.seen.length, 1);
 });
 

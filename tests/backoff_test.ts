@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { backoffMs, MAX_RETRY_AFTER_MS, parseRetryAfter } from "../src/delivery/backoff.ts";
+import { backoffMs } from "../src/delivery/backoff.ts";
+import { MAX_RETRY_AFTER_MS, parseRetryAfter } from "../src/sinks/http.ts";
 
 Deno.test("backoff doubles from the floor to the cap, jittered within [half, full]", () => {
   assert.equal(backoffMs(1, 1000, 60_000, () => 0), 500);

@@ -1,15 +1,19 @@
 import assert from "node:assert/strict";
 import meta from "../deno.json" with { type: "json" };
 import { artifactName, parseArgs, runtimeFlags, TARGETS } from "../scripts/compile.ts";
-
-const ROOT = new URL("../", import.meta.url);
+import { denoCommand, ROOT, withTempDir } from "./helpers/relay_process.ts";
 
 /** Runs `deno task compile --dry-run …` for real and returns the commands it would run. */
 async function dryRun(...args: string[]): Promise<string[][]> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-run", "scripts/compile.ts", "--dry-run", ...args],
-    cwd: ROOT,
-  }).output();
+  const out = await withTempDir((cwd) =>
+    denoCommand("run", [
+      "--allow-read",
+      "--allow-run",
+      `${ROOT}scripts/compile.ts`,
+      "--dry-run",
+      ...args,
+    ], { cwd }).output()
+  );
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
   return new TextDecoder().decode(out.stdout).trim().split("\n").map((l) => l.split(" "));
 }

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../src/config.ts";
-import { destinationsFromConfig, route, sinkDepsFromConfig } from "../src/destinations.ts";
+import { destinationsFromConfig, sinkDepsFromConfig } from "../src/destinations/create.ts";
+import { route } from "../src/destinations/destination.ts";
 import { openKvStore } from "../src/store/kv.ts";
+import { runMain } from "./helpers/cli.ts";
+import { withTempDir } from "./helpers/relay_process.ts";
 import {
   golden,
   sleep,
@@ -150,7 +153,7 @@ Deno.test("RELAY_CONFIG errors name the path of the bad field", async () => {
       /destinations\[1\]\.id: duplicate id "a"/,
     ],
     [
-      { destinations: [{ id: "x", type: "teams", configuration: {} }] },
+      { destinations: [{ id: "x", type: "pigeon", configuration: {} }] },
       /destinations\[0\]\.type: expected type .*"slack-webhook"/,
     ],
     [
@@ -212,16 +215,12 @@ Deno.test("adding a destination never resends old messages", async () => {
 Deno.test("a bad RELAY_CONFIG stops the real process with status 78, naming the field", async () => {
   const file = { destinations: [{ id: "x", type: "webhook", configuration: { url: "nope" } }] };
   await withConfigFile(file, async (path) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "main.ts"],
-      cwd: new URL("../", import.meta.url).pathname,
-      env: { RELAY_CONFIG: path, RELAY_STORE: ":memory:", PORT: "0" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const out = await withTempDir((dir) =>
+      runMain([], { RELAY_CONFIG: path, RELAY_STORE: ":memory:", PORT: "0" }, dir)
+    );
     assert.equal(out.code, 78);
     assert.match(
-      new TextDecoder().decode(out.stderr),
+      out.stderr,
       /RELAY_CONFIG \(.*relay\.json\) is invalid:\n\s+destinations\[0\]\.configuration\.url: expected an http\(s\) URL/,
     );
   });

@@ -4,6 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { openKvStore } from "../src/store/kv.ts";
+import { runMain } from "./helpers/cli.ts";
+import { withTempDir } from "./helpers/relay_process.ts";
 import {
   freePort,
   golden,
@@ -163,14 +165,9 @@ Deno.test("SIGTERM: stops accepting, lets the in-flight send finish, exits clean
 });
 
 Deno.test("a wrong setting stops start-up with a message naming the variable", async () => {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts"],
-    cwd: new URL("../", import.meta.url).pathname,
-    env: { RELAY_MAX_ATTEMPTS: "many", RELAY_STORE: ":memory:" },
-    stdout: "piped",
-    stderr: "piped",
-  });
-  const out = await child.output();
+  const out = await withTempDir((dir) =>
+    runMain([], { RELAY_MAX_ATTEMPTS: "many", RELAY_STORE: ":memory:" }, dir)
+  );
   assert.equal(out.code, 78);
-  assert.match(new TextDecoder().decode(out.stderr), /RELAY_MAX_ATTEMPTS: expected a whole number/);
+  assert.match(out.stderr, /RELAY_MAX_ATTEMPTS: expected a whole number/);
 });

@@ -2,17 +2,14 @@ import assert from "node:assert/strict";
 import meta from "../deno.json" with { type: "json" };
 import { DEFAULT_STORE, DEPLOY_STORE, parseConfig } from "../src/config.ts";
 import { readyzUrl } from "../src/healthcheck.ts";
+import { runMain } from "./helpers/cli.ts";
+import { withTempDir } from "./helpers/relay_process.ts";
 import { golden, startRelayProcess, userData } from "./helpers/stubs.ts";
 
-const ROOT = new URL("../", import.meta.url);
-
 Deno.test("`main.ts --version` prints the version from deno.json, and only that", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "main.ts", "--version"],
-    cwd: ROOT,
-  }).output();
+  const out = await withTempDir((dir) => runMain(["--version"], {}, dir));
   assert.equal(out.code, 0);
-  assert.equal(new TextDecoder().decode(out.stdout), `${meta.version}\n`);
+  assert.equal(out.stdout, `${meta.version}\n`);
   assert.match(meta.version, /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/, "deno.json has a semver");
 });
 
@@ -64,11 +61,8 @@ Deno.test("on Deno Deploy the relay opens the platform KV (Deno.openKv() without
 
 Deno.test("`main.ts healthcheck` exits 0 while the relay is ready and 1 once it is gone", async () => {
   const healthcheck = async (port: string) =>
-    (await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", "--allow-env", "--allow-read", "main.ts", "healthcheck"],
-      cwd: ROOT,
-      env: { HOST: "0.0.0.0", PORT: port },
-    }).output()).code;
+    (await withTempDir((dir) => runMain(["healthcheck"], { HOST: "0.0.0.0", PORT: port }, dir)))
+      .code;
   await using relay = await startRelayProcess({ RELAY_STORE: ":memory:" });
   const port = new URL(relay.url).port;
   assert.equal(await healthcheck(port), 0);

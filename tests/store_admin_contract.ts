@@ -105,6 +105,8 @@ export function storeAdminContract(name: string, open: () => Promise<Store>) {
     assert.equal(await store.retryFailed("a", 2001), 0);
     assert.equal(await store.retryFailed("b", 2001), 1);
     await settle(store, "a", "x1", 2100, "permanent_failure");
+    await settle(store, "b", "x1", 2100, "sent");
+    await settle(store, "a", "x2", 2100, "unknown");
     assert.equal(await store.purge(5000), 3);
     assert.equal(await store.retryFailed("a", 6000), 0, "purge clears the failed index");
   });
@@ -139,8 +141,10 @@ export function storeAdminContract(name: string, open: () => Promise<Store>) {
         .items.length,
       0,
     );
-    assert.equal(await store.purge(1015), 15);
-    assert.deepEqual((await store.queueStats()).get("a"), { depth: 15, oldestReceivedAt: 1015 });
+    // Purge takes only messages whose deliveries are all final: s10…s24 once sent.
+    for (let i = 11; i < 25; i++) await settle(store, "a", `s${i}`, 2100, "sent");
+    assert.equal(await store.purge(3000), 15);
+    assert.deepEqual((await store.queueStats()).get("a"), { depth: 15, oldestReceivedAt: 1000 });
     const pending = await store.listMessages({ state: "pending" }, { limit: 5 });
     assert.deepEqual(pending.items.map((m) => m.message.msgId), [
       "s29",
@@ -226,6 +230,7 @@ export function storeAdminContract(name: string, open: () => Promise<Store>) {
       const d = await state(msgId);
       assert.equal(d.state, "permanent_failure");
       assert.equal(d.statusReason, DELETED_DESTINATION_REASON);
+      assert.equal(d.closedBy, "deletion", "a flag, not a wording");
       assert.equal(d.updatedAt, 20);
     }
     assert.deepEqual(await store.lease("gone", 1e12, 10, 60_000), []);
@@ -241,6 +246,33 @@ export function storeAdminContract(name: string, open: () => Promise<Store>) {
     assert.deepEqual(await store.retry("m3", "gone", 30), []);
     assert.equal(await store.retryFailed("gone", 30), 0);
     assert.equal(await store.closeDeliveries("gone", 40), 0);
+  });
+
+  test("destination health: disabled with reason and time, persisted; resume or clearing re-enables", async (store) => {
+    const hold = { reason: "webhook answered HTTP 410 Gone", at: 10 };
+    await store.setPause("px", true, 5);
+    const marked = await store.setDisabled("gone", hold, 10);
+    assert.deepEqual(marked.disabled, { gone: hold });
+    assert.deepEqual(marked.destinations, ["px"], "pause switches are untouched");
+    await store.setDisabled("other", { reason: "gone too", at: 11 }, 11);
+    assert.deepEqual(Object.keys((await store.getPause()).disabled ?? {}).sort(), [
+      "gone",
+      "other",
+    ]);
+    const resumed = await store.setPause("gone", false, 12);
+    assert.deepEqual(Object.keys(resumed.disabled ?? {}), ["other"], "resume re-enables");
+    const cleared = await store.setDisabled("other", null, 13);
+    assert.deepEqual(cleared.disabled, {});
+    assert.deepEqual((await store.getPause()).destinations, ["px"]);
+    assert.equal((await store.getPause()).updatedAt, 13);
+  });
+
+  test("a disabled destination's deliveries stay pending (held) and open, and are never purged", async (store) => {
+    await put(store, "h1", 1000, ["gone"]);
+    await store.setDisabled("gone", { reason: "410", at: 1001 }, 1001);
+    assert.equal(await store.purge(1e12), 0);
+    assert.equal((await store.getMessage("h1"))!.deliveries[0].state, "pending");
+    assert.equal(await store.countOpen(1e12), 1);
   });
 
   test("subscriptions: put, get, list in creation order, delete", async (store) => {

@@ -285,21 +285,32 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
     assert.equal(await store.getMessage("missing"), null);
   });
 
-  test("purge removes messages received before the cut-off, with everything they own", async ({ store }) => {
-    await store.accept(input("old1", T, ["px!k1"]));
-    await store.accept(input("old2", T + 10, ["px"]));
+  test("purge removes messages finished before the cut-off, with everything they own; never unfinished ones", async ({ store }) => {
+    await store.accept(input("done", T, ["px!k1"]));
+    await store.accept(input("open", T + 10, ["px"]));
+    await store.accept(input("late", T + 15, ["px"]));
     await store.accept(input("new", T + 20, ["px"]));
-    const [leased] = await store.lease("px", T, 1, LEASE);
-    assert.equal(leased.delivery.msgId, "old1");
-    assert.equal(await store.purge(T + 20), 2);
-    for (const id of ["old1", "old2"]) {
-      assert.equal(await store.getMessage(id), null);
-      assert.equal(await store.getBody(id), null);
-    }
-    assert.equal(await store.complete(leased, { state: "sent", at: T + 30, latencyMs: 1 }), false);
-    assert.deepEqual(ids(await store.lease("px", T + LEASE * 2, 10, LEASE)), ["new"]);
-    assert.ok(await store.getMessage("new"));
-    assert.equal(await store.purge(T + 20), 0);
+    const leases = await store.lease("px", T + 20, 10, LEASE);
+    const by = (id: string) => leases.find((l) => l.delivery.msgId === id)!;
+    const sent = (id: string, at: number) =>
+      store.complete(by(id), { state: "sent", at, latencyMs: 1 });
+    assert.ok(await sent("done", T + 11));
+    assert.ok(await sent("late", T + 30), "finished after the cut-off");
+    assert.ok(await sent("new", T + 21));
+    assert.equal(await store.purge(T + 20), 1);
+    assert.equal(await store.getMessage("done"), null);
+    assert.equal(await store.getBody("done"), null);
+    assert.ok(await store.getMessage("late"), "retention counts from when it finished");
+    assert.equal(await store.countOpen(T + 1e9), 1);
+    assert.equal(await store.countOpen(T + 10), 0, "received at the cut-off is not before it");
+
+    assert.equal(await store.purge(T + 1e9), 2, "every finished message, however old the cut-off");
+    assert.ok(await store.getMessage("open"), "an unfinished message is never purged");
+    assert.ok(await store.getBody("open"));
+    assert.ok(await sent("open", T + 40), "its lease still holds");
+    assert.equal(await store.countOpen(T + 1e9), 0);
+    assert.equal(await store.purge(T + 1e9), 1);
+    assert.equal(await store.purge(T + 1e9), 0);
   });
 
   test("ping answers", async ({ store }) => {

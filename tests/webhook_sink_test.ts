@@ -88,7 +88,7 @@ Deno.test("webhook: non-2xx answers are retried, including 4xx, until a 2xx", as
   assert.ok(receiver.seen.every((r) => verify(r)), "every attempt is signed afresh");
 });
 
-Deno.test("webhook: 410 Gone disables the destination; new messages no longer go to it", async () => {
+Deno.test("webhook: 410 Gone disables the destination; new messages are held for it, not sent", async () => {
   await using receiver = startStub(() => new Response("gone", { status: 410 }));
   await using px = startStub(() => Response.json({ ok: true }));
   await using relay = await startRelay(webhookConfig(receiver.url, {
@@ -101,18 +101,20 @@ Deno.test("webhook: 410 Gone disables the destination; new messages no longer go
   const d = await waitForDelivery(relay.app.store, env.msg_id, "permanent_failure", "webhook");
   assert.match(d.statusReason ?? "", /410/);
   assert.equal(d.attempts, 1);
-  const webhook = (await relay.app.destinationSet.list()).find((x) => x.id === "webhook")!;
-  assert.ok(relay.app.worker.isDisabled(webhook));
+  await waitFor(async () => (await relay.app.store.getPause()).disabled?.webhook, 2000, "disable");
 
   const next = await golden("TemplateWorkspaceDormant.json");
   const res = await relay.post(next);
   assert.equal(res.status, 202);
   assert.deepEqual(
-    (res.json.deliveries as { destination: string }[]).map((x) => x.destination),
-    ["platformx"],
+    (res.json.deliveries as { destination: string }[]).map((x) => x.destination).sort(),
+    ["platformx", "webhook"],
   );
+  await waitForDelivery(relay.app.store, next.msg_id, "sent", "platformx");
   await sleep(200);
   assert.equal(receiver.seen.length, 1);
+  const held = await relay.app.store.getMessage(next.msg_id);
+  assert.equal(held?.deliveries.find((x) => x.destination === "webhook")?.state, "pending");
 });
 
 Deno.test("one message, three destinations, one failing: the other two are sent exactly once", async () => {

@@ -32,11 +32,15 @@ Deno.test("outage: a destination failing in a row is paused, not tried for every
     assert.equal((await relay.post(env)).status, 202);
     ids.push(env.msg_id);
   }
-  await waitFor(() => relay.app.worker.paused().has("platformx"), 5000, "platformx to be paused");
+  await waitFor(
+    () => relay.app.worker.retryAfterPauses().has("platformx"),
+    5000,
+    "platformx to be paused",
+  );
   await sleep(500);
   // Three failures in a row pause it; at most the sends already in flight follow.
   assert.ok(px.seen.length <= 3 + 4, `${px.seen.length} attempts while PlatformX was down`);
   up = true;
   for (const id of ids) await waitForDelivery(relay.app.store, id, "sent", "platformx", 10_000);
-  assert.equal(relay.app.worker.paused().has("platformx"), false);
+  assert.equal(relay.app.worker.retryAfterPauses().has("platformx"), false);
 });

@@ -8,40 +8,36 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import type { Destination } from "../destinations.ts";
-import { timingSafeEqual } from "../http/auth.ts";
+import type { Destination } from "../destinations/destination.ts";
 import { readBody } from "../http/body.ts";
 import { HttpError, invalidInput } from "../http/errors.ts";
 import { issuesOf } from "../issues.ts";
 import { logger } from "../log.ts";
-import type { Sink } from "../sinks/sink.ts";
+import type { DestinationSet } from "../destinations/set.ts";
 import type {
-  DeliveryRecord,
-  DeliveryState,
-  MessageWithDeliveries,
-  PauseState,
-  Store,
+  MessageLog,
+  Outbox,
+  Settings,
   SubscriptionRecord,
+  Subscriptions,
 } from "../store/store.ts";
 import {
   configuredDestinationJson,
-  type DestinationSet,
   parseSubscription,
   patchSubscription,
   type SubscriptionFields,
   subscriptionJson,
   unknownEventWarnings,
 } from "./subscriptions.ts";
+import { preview, PreviewSchema } from "./preview.ts";
 import { sendTest } from "./test_send.ts";
+import { deliveryJson, messageJson, MessageQuerySchema, pauseJson } from "./views.ts";
 
 /** What the admin API needs. */
 export interface AdminDeps {
-  readonly store: Store;
-  /** Absent: every admin request gets 403 and the API is disabled. */
-  readonly token?: string;
+  /** Everything but the delivery loop's leases: inspection, replay, settings, subscriptions. */
+  readonly store: MessageLog & Settings & Subscriptions & Pick<Outbox, "purge">;
   readonly destinations: DestinationSet;
-  /** Builds a subscription's sink: refuses types this build cannot deliver to. */
-  readonly buildSink: (sub: SubscriptionRecord) => Sink;
   /** The pause switches changed: the worker re-reads them. */
   readonly onPauseChanged: () => void;
   /** Deliveries were re-queued: the worker looks at once. */
@@ -52,35 +48,6 @@ export interface AdminDeps {
 const ADMIN_BODY_LIMIT = 64 * 1024;
 /** Every change an operator makes is logged at INFO (ids and names only, never configuration). */
 const log = logger("admin");
-const encoder = new TextEncoder();
-
-/** The admin checker: 403 when disabled, 401 without a bearer token, 403 with a wrong one. */
-export function adminAuth(token: string | undefined): (req: Request) => void {
-  if (!token) {
-    return () => {
-      throw new HttpError(
-        403,
-        "admin_disabled",
-        "the admin API is disabled: set RELAY_ADMIN_TOKEN to enable it",
-      );
-    };
-  }
-  const expected = encoder.encode(token);
-  return (req) => {
-    const m = (req.headers.get("authorization") ?? "").match(/^Bearer\s+(\S+)\s*$/i);
-    if (!m) {
-      throw new HttpError(
-        401,
-        "unauthorized",
-        "the admin API needs Authorization: Bearer <RELAY_ADMIN_TOKEN>",
-        { "www-authenticate": 'Bearer realm="coder-relay admin"' },
-      );
-    }
-    if (!timingSafeEqual(m[1], expected)) {
-      throw new HttpError(403, "forbidden", "wrong admin token");
-    }
-  };
-}
 
 /** Reads an optional JSON object body under the admin size limit and validates it. */
 async function readJson<T extends z.ZodType>(req: Request, schema: T): Promise<z.output<T>> {
@@ -98,86 +65,6 @@ async function readJson<T extends z.ZodType>(req: Request, schema: T): Promise<z
   return parsed.data;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
-/** A delivery as the API shows it; `history` only on the single-message view. */
-export function deliveryJson(d: DeliveryRecord, withHistory: boolean): Record<string, unknown> {
-  return {
-    destination: d.destination,
-    state: d.state,
-    attempts: d.attempts,
-    next_attempt_at: d.state === "pending" || d.state === "temporary_failure" ||
-        d.state === "leased"
-      ? iso(d.nextAttemptAt)
-      : null,
-    updated_at: iso(d.updatedAt),
-    status_reason: d.statusReason ?? null,
-    ...(withHistory
-      ? {
-        history: d.history.map((a) => ({
-          at: iso(a.at),
-          state: a.state,
-          status_code: a.status ?? null,
-          latency_ms: a.latencyMs,
-          status_reason: a.reason ?? null,
-        })),
-      }
-      : {}),
-  };
-}
-
-/** A message with its deliveries, as the API and `messages --json` show it. */
-export function messageJson(m: MessageWithDeliveries, withHistory: boolean) {
-  return {
-    msg_id: m.message.msgId,
-    event: m.message.name,
-    received_at: iso(m.message.receivedAt),
-    size: m.message.size,
-    deliveries: m.deliveries.map((d) => deliveryJson(d, withHistory)),
-  };
-}
-
-/** Pause switches as the API shows them. */
-export function pauseJson(p: PauseState) {
-  return {
-    paused: p.all,
-    paused_destinations: p.destinations,
-    updated_at: p.updatedAt ? iso(p.updatedAt) : null,
-  };
-}
-
-const STATES = [
-  "pending",
-  "leased",
-  "sent",
-  "temporary_failure",
-  "permanent_failure",
-  "unknown",
-  "deduplicated",
-] as const satisfies readonly DeliveryState[];
-
-/** A time as ISO 8601 or ms since epoch. */
-const time = z.string().trim().transform((s, ctx) => {
-  const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
-  if (Number.isNaN(ms)) {
-    ctx.addIssue({ code: "custom", message: "expected an ISO 8601 time or ms since epoch" });
-    return z.NEVER;
-  }
-  return ms;
-});
-
-/** `GET /messages` query parameters. */
-export const MessageQuerySchema = z.object({
-  state: z.enum(STATES, { error: `expected one of ${STATES.join(", ")}` }).optional(),
-  destination: z.string().trim().min(1).optional(),
-  event: z.string().trim().min(1).optional(),
-  since: time.optional(),
-  until: time.optional(),
-  limit: z.string().regex(/^\d+$/, "expected a whole number").transform(Number)
-    .pipe(z.number().int().min(1).max(500)).default(50),
-  cursor: z.string().min(1).optional(),
-});
-
 const TargetSchema = z.object({ destination: z.string().trim().min(1).optional() });
 
 function query<T extends z.ZodType>(url: string, schema: T): z.output<T> {
@@ -187,14 +74,12 @@ function query<T extends z.ZodType>(url: string, schema: T): z.output<T> {
   return parsed.data;
 }
 
-/** Builds the `/api/v1` router; mount it under that prefix. */
+/**
+ * Builds the `/api/v1` router; mount it under that prefix, behind `adminAuth`, in an app that is
+ * not `strict` (so `/webhooks` and `/webhooks/` are one route).
+ */
 export function createAdminRoutes(deps: AdminDeps): Hono {
-  const app = new Hono();
-  const check = adminAuth(deps.token);
-  app.use(async (c, next) => {
-    check(c.req.raw);
-    await next();
-  });
+  const app = new Hono({ strict: false });
 
   async function destinationById(id: string): Promise<Destination> {
     const found = (await deps.destinations.list()).find((d) => d.id === id);
@@ -224,9 +109,15 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
       // Strictly increasing: the destination set rebuilds a sink when this changes.
       updatedAt: Math.max(now, (current?.updatedAt ?? 0) + 1),
     };
-    deps.buildSink(sub);
+    // Refuses a type or configuration this build cannot deliver to, before anything is stored.
+    deps.destinations.build(sub);
     await deps.store.putSubscription(sub);
     await deps.destinations.reload();
+    // An edit re-enables a destination its sink had reported gone: its held deliveries go out.
+    if ((await deps.store.getPause()).disabled?.[sub.id]) {
+      await deps.store.setDisabled(sub.id, null, now);
+      deps.onPauseChanged();
+    }
     log.info("subscription {id} ({type}, {name}) {action}", {
       id: sub.id,
       type: sub.type,
@@ -237,23 +128,25 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     return { ...subscriptionJson(sub), ...(warnings.length ? { warnings } : {}) };
   }
 
+  // What a destination would receive: offline, nothing stored, nothing sent.
+  app.post("/preview", async (c) => {
+    const body = await readJson(c.req.raw, PreviewSchema);
+    return c.json(await preview(body, { ...deps, destinationById }));
+  });
+
   // Subscriptions, in CloudTruth's shape (DRF-style list with `results`).
-  const list = async () => {
+  app.get("/webhooks", async (c) => {
     const subs = await deps.store.listSubscriptions();
     const results = [
       ...deps.destinations.configured.map(configuredDestinationJson),
       ...subs.map(subscriptionJson),
     ];
-    return Response.json({ count: results.length, next: null, previous: null, results });
-  };
-  const create = async (c: { req: { raw: Request } }) =>
-    Response.json(await save(parseSubscription(await readJson(c.req.raw, z.unknown()))), {
-      status: 201,
-    });
-  app.get("/webhooks", list);
-  app.get("/webhooks/", list);
-  app.post("/webhooks", create);
-  app.post("/webhooks/", create);
+    return c.json({ count: results.length, next: null, previous: null, results });
+  });
+  app.post(
+    "/webhooks",
+    async (c) => c.json(await save(parseSubscription(await readJson(c.req.raw, z.unknown()))), 201),
+  );
   app.get("/webhooks/:id", async (c) => {
     const id = c.req.param("id");
     const sub = await deps.store.getSubscription(id);

@@ -1,21 +1,23 @@
 /**
  * Subscriptions: destinations an operator adds through the admin API, in CloudTruth's webhook
  * shape (`{ name, event_types, type, configuration }`). Validated per type, stored in the relay's
- * store with their secrets, and shown with the secrets redacted. {@linkcode createDestinationSet}
- * merges them with the environment's destinations for the receiver and the worker, without a
- * restart and across replicas.
+ * store with their secrets, and shown with the secrets redacted. `destinations/set.ts` turns the
+ * stored records into destinations.
  *
  * @module
  */
 import { z } from "zod";
-import { describeFilter, KNOWN_NOTIFICATIONS, normalizeName, parseEventFilter } from "../coder.ts";
-import type { Destination } from "../destinations.ts";
-import { SECRET_FIELDS, SINK_CONFIG_SCHEMAS, SINK_TYPES, type SinkType } from "../sink_config.ts";
+import { describeFilter, KNOWN_NOTIFICATIONS, normalizeName } from "../coder.ts";
+import type { Destination } from "../destinations/destination.ts";
+import {
+  type DestinationTypeName,
+  destinationTypeOf,
+  SECRET_FIELDS,
+  TYPE_NAMES,
+} from "../destinations/registry.ts";
 import { invalidInput } from "../http/errors.ts";
 import { issuesOf } from "../issues.ts";
-import { logger } from "../log.ts";
-import type { Sink } from "../sinks/sink.ts";
-import { type Store, StoreUnavailableError, type SubscriptionRecord } from "../store/store.ts";
+import type { SubscriptionRecord } from "../store/store.ts";
 
 /** The body of `POST`/`PUT /api/v1/webhooks/` before per-type checks. */
 const SubscriptionBodySchema = z.object({
@@ -24,7 +26,7 @@ const SubscriptionBodySchema = z.object({
     1,
     'list at least one notification name, or "*" for all',
   ),
-  type: z.enum(SINK_TYPES, { error: `expected one of ${SINK_TYPES.join(", ")}` }),
+  type: z.enum(TYPE_NAMES, { error: `expected one of ${TYPE_NAMES.join(", ")}` }),
   configuration: z.record(z.string(), z.unknown()),
   enabled: z.boolean().default(true),
   /** Accepted for CloudTruth compatibility, never required. */
@@ -58,7 +60,7 @@ export function parseSubscription(
   const configuration = current?.type === b.type
     ? keepSecrets(b.type, b.configuration, current.configuration)
     : b.configuration;
-  const config = SINK_CONFIG_SCHEMAS[b.type].safeParse(configuration);
+  const config = destinationTypeOf(b.type)!.schema.safeParse(configuration);
   if (!config.success) {
     throw invalidInput("invalid_body", issuesOf(config.error, ["configuration"]));
   }
@@ -98,7 +100,7 @@ export function patchSubscription(body: unknown, current: SubscriptionRecord): S
 }
 
 function keepSecrets(
-  type: SinkType,
+  type: DestinationTypeName,
   next: Record<string, unknown>,
   stored: Readonly<Record<string, unknown>>,
 ): Record<string, unknown> {
@@ -153,7 +155,7 @@ export function unknownEventWarnings(eventTypes: readonly string[]): string[] {
 /** A subscription as the API returns it: secrets redacted, CloudTruth's field names. */
 export function subscriptionJson(sub: SubscriptionRecord): Record<string, unknown> {
   const configuration: Record<string, unknown> = { ...sub.configuration };
-  for (const field of SECRET_FIELDS[sub.type as SinkType] ?? []) {
+  for (const field of SECRET_FIELDS[sub.type as DestinationTypeName] ?? []) {
     if (configuration[field] !== undefined) {
       configuration[field] = redactValue(configuration[field]);
     }
@@ -185,136 +187,5 @@ export function configuredDestinationJson(d: Destination): Record<string, unknow
     source: d.source,
     read_only: true,
     ...(d.description ? { description: d.description } : {}),
-  };
-}
-
-/** The destinations in force: the environment's, then the API's. */
-export interface DestinationSet {
-  /** Fresh enough: returned at once; stale (older than `refreshMs`): re-read from the store first. */
-  list(): readonly Destination[] | Promise<readonly Destination[]>;
-  /** Reads subscriptions again, from a read that starts after this call (after an API change). */
-  reload(): Promise<readonly Destination[]>;
-  /** The environment's destinations. */
-  readonly configured: readonly Destination[];
-}
-
-/** What {@linkcode createDestinationSet} needs. */
-export interface DestinationSetDeps {
-  readonly configured: readonly Destination[];
-  readonly store: Store;
-  /** Builds a subscription's sink; may throw for a type this build cannot deliver to. */
-  readonly build: (sub: SubscriptionRecord) => Sink;
-  readonly now: () => number;
-  /** How long a read of the subscriptions is trusted: the delay before another replica's change. */
-  readonly refreshMs?: number;
-}
-
-const log = logger("subscriptions");
-
-/** Keeps the merged list; sinks are rebuilt only when their subscription changes. */
-export function createDestinationSet(deps: DestinationSetDeps): DestinationSet {
-  const refreshMs = deps.refreshMs ?? 5000;
-  const built = new Map<string, { updatedAt: number; destination?: Destination }>();
-  let current: readonly Destination[] | undefined;
-  let loadedAt = 0;
-  let loading: Promise<readonly Destination[]> | undefined;
-  let queued: Promise<readonly Destination[]> | undefined;
-  /** Queues of deleted subscriptions being closed: apart from reads, so webhooks never wait. */
-  let closing: Promise<unknown> = Promise.resolve();
-
-  function toDestination(sub: SubscriptionRecord): Destination | undefined {
-    const cached = built.get(sub.id);
-    if (cached?.updatedAt === sub.updatedAt) return cached.destination;
-    let destination: Destination | undefined;
-    try {
-      destination = {
-        id: sub.id,
-        type: sub.type,
-        events: parseEventFilter(sub.eventTypes),
-        enabled: sub.enabled,
-        source: "api",
-        description: sub.name,
-        sink: deps.build(sub),
-      };
-    } catch (err) {
-      log.warn("subscription {id} ({type}) is not delivered: {error}", {
-        id: sub.id,
-        type: sub.type,
-        error: (err as Error).message,
-      });
-    }
-    built.set(sub.id, { updatedAt: sub.updatedAt, destination });
-    return destination;
-  }
-
-  async function load(): Promise<readonly Destination[]> {
-    // A store that cannot be read cannot take the webhook either: 503, so that Coder retries.
-    const subs = await deps.store.listSubscriptions().catch((err) => {
-      if (err instanceof StoreUnavailableError) throw err;
-      throw new StoreUnavailableError(`cannot read webhook subscriptions: ${err.message}`, {
-        cause: err,
-      });
-    });
-    const ids = new Set(subs.map((s) => s.id));
-    const removed = [...built.keys()].filter((id) => !ids.has(id));
-    for (const id of removed) built.delete(id);
-    const fromApi = subs.flatMap((s) => toDestination(s) ?? []);
-    current = [...deps.configured, ...fromApi];
-    loadedAt = deps.now();
-    // Deleted, here or on another replica: from now on this process queues nothing more for it,
-    // so what it still has queued can be closed instead of waiting for the retention purge.
-    if (removed.length > 0) closing = Promise.all([closing, ...removed.map(closeQueued)]);
-    return current;
-  }
-
-  async function closeQueued(id: string) {
-    try {
-      const closed = await deps.store.closeDeliveries(id, deps.now());
-      if (closed > 0) {
-        log.info("closed {closed} open deliveries to deleted subscription {id}", { closed, id });
-      }
-    } catch (err) {
-      log.warn("could not close the open deliveries to deleted subscription {id}: {error}", {
-        id,
-        error: (err as Error).message,
-      });
-    }
-  }
-
-  function read(): Promise<readonly Destination[]> {
-    const started: Promise<readonly Destination[]> = load().finally(() => {
-      if (loading === started) loading = undefined;
-    });
-    loading = started;
-    return started;
-  }
-
-  /**
-   * A read already under way may have begun before the caller's change, so it is not joined: one
-   * more read is queued behind it, shared by every caller that arrives meanwhile.
-   */
-  function readAfterNow(): Promise<readonly Destination[]> {
-    if (!loading) return read();
-    queued ??= loading.catch(() => {}).then(() => {
-      queued = undefined;
-      // Any read started since then began after every change this queue stands for.
-      return loading ?? read();
-    });
-    return queued;
-  }
-
-  /** A fresh read; once it resolves, a deletion it saw has closed its queue too. */
-  async function reload(): Promise<readonly Destination[]> {
-    const list = await readAfterNow();
-    await closing;
-    return list;
-  }
-
-  return {
-    configured: deps.configured,
-    list() {
-      return current && deps.now() - loadedAt < refreshMs ? current : loading ?? read();
-    },
-    reload,
   };
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Envelope } from "../coder.ts";
-import type { Destination } from "../destinations.ts";
+import type { Destination } from "../destinations/destination.ts";
 import type { SendResult } from "../sinks/sink.ts";
 
 /** Who the test is about (PlatformX attributes events to this email). */

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Lease, Store } from "../store/store.ts";
+import type { Lease, Outbox } from "../store/store.ts";
 
 /** How many sends' worth of leases one destination holds at most, per send slot. */
 const MAX_ROUNDS_AHEAD = 8;
@@ -30,7 +30,7 @@ export interface LeaseAhead {
 
 /** Creates the holder; `rounds` from {@link roundsAhead}. */
 export function createLeaseAhead(
-  store: Store,
+  store: Pick<Outbox, "lease" | "release">,
   opts: {
     leaseMs: number;
     sendTimeoutMs: number;

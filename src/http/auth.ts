@@ -1,20 +1,16 @@
 /**
- * Inbound credentials. Coder's webhook client can only carry them in the URL, so a token is accepted
- * as the Basic password (`https://relay:TOKEN@host/`), as `?token=`, or as `Authorization: Bearer`.
+ * Credentials, as Hono middleware mounted on the paths they guard. Coder's webhook client can only
+ * carry a token in the URL, so the receiver (and `/metrics`) accept it as the Basic password
+ * (`https://relay:TOKEN@host/`), as `?token=`, or as `Authorization: Bearer`. The admin API takes
+ * `Authorization: Bearer $RELAY_ADMIN_TOKEN` only: a token in a query string ends up in proxy logs.
  *
  * @module
  */
+import type { MiddlewareHandler } from "hono";
+import { timingSafeEqual } from "../bytes.ts";
 import { HttpError } from "./errors.ts";
 
 const encoder = new TextEncoder();
-
-/** Compares in time that depends only on the expected value's length. */
-export function timingSafeEqual(actual: string, expected: Uint8Array): boolean {
-  const a = encoder.encode(actual);
-  let diff = a.byteLength ^ expected.byteLength;
-  for (let i = 0; i < expected.byteLength; i++) diff |= (a[i] ?? 0) ^ expected[i];
-  return diff === 0;
-}
 
 /** The credential a request presents, from whichever place it uses. */
 export function presentedToken(req: Request, url: URL): string | undefined {
@@ -35,12 +31,12 @@ export function presentedToken(req: Request, url: URL): string | undefined {
   return url.searchParams.get("token") ?? undefined;
 }
 
-/** A checker for one configured token; without a token every request passes. */
-export function inboundAuth(token: string | undefined): (req: Request, url: URL) => void {
-  if (!token) return () => {};
+/** A middleware for one configured token; without a token every request passes. */
+export function inboundAuth(token: string | undefined): MiddlewareHandler {
+  if (!token) return async (_c, next) => await next();
   const expected = encoder.encode(token);
-  return (req, url) => {
-    const presented = presentedToken(req, url);
+  return async (c, next) => {
+    const presented = presentedToken(c.req.raw, new URL(c.req.url));
     if (presented === undefined || !timingSafeEqual(presented, expected)) {
       throw new HttpError(
         401,
@@ -49,5 +45,35 @@ export function inboundAuth(token: string | undefined): (req: Request, url: URL)
         { "www-authenticate": 'Basic realm="coder-relay"' },
       );
     }
+    await next();
+  };
+}
+
+/** The admin middleware: 403 when disabled, 401 without a bearer token, 403 with a wrong one. */
+export function adminAuth(token: string | undefined): MiddlewareHandler {
+  if (!token) {
+    return () => {
+      throw new HttpError(
+        403,
+        "admin_disabled",
+        "the admin API is disabled: set RELAY_ADMIN_TOKEN to enable it",
+      );
+    };
+  }
+  const expected = encoder.encode(token);
+  return async (c, next) => {
+    const m = (c.req.header("authorization") ?? "").match(/^Bearer\s+(\S+)\s*$/i);
+    if (!m) {
+      throw new HttpError(
+        401,
+        "unauthorized",
+        "the admin API needs Authorization: Bearer <RELAY_ADMIN_TOKEN>",
+        { "www-authenticate": 'Bearer realm="coder-relay admin"' },
+      );
+    }
+    if (!timingSafeEqual(m[1], expected)) {
+      throw new HttpError(403, "forbidden", "wrong admin token");
+    }
+    await next();
   };
 }

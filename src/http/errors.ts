@@ -6,9 +6,12 @@
  */
 import { type Issue, summarizeIssues } from "../issues.ts";
 import { logger } from "../log.ts";
-import { BodyTooLargeForStoreError } from "../store/kv.ts";
-import { UnsupportedTypeError } from "../destinations.ts";
-import { InvalidCursorError, StoreUnavailableError } from "../store/store.ts";
+import { UnsupportedTypeError } from "../sinks/sink.ts";
+import {
+  BodyTooLargeForStoreError,
+  InvalidCursorError,
+  StoreUnavailableError,
+} from "../store/store.ts";
 
 /** An error with the status and message the client should see. */
 export class HttpError extends Error {

@@ -4,8 +4,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
-import { type AdminDeps, createAdminRoutes } from "../admin/api.ts";
+import { Hono, type MiddlewareHandler } from "hono";
 import { METRICS_CONTENT_TYPE } from "../metrics.ts";
 import type { Store } from "../store/store.ts";
 import { logger } from "../log.ts";
@@ -13,7 +12,7 @@ import { VERSION } from "../version.ts";
 import { inboundAuth } from "./auth.ts";
 import { errorResponse, HttpError, httpErrorOf } from "./errors.ts";
 import { acknowledgeInteraction, checkSlackBotContract } from "./slack.ts";
-import { receive, type ReceiverDeps } from "./webhook.ts";
+import { receive, type ReceiverDeps } from "./receiver.ts";
 
 const log = logger("http");
 /** What the routes need. */
@@ -24,18 +23,23 @@ export interface RoutesDeps extends ReceiverDeps {
   readonly onRequest: () => void;
   /** Set: `POST /slack/interactions` acknowledges Slack's signed callbacks. */
   readonly slackSigningSecret?: string;
-  /** The admin API under `/api/v1/`. */
-  readonly admin?: AdminDeps;
   /** Set: `GET /metrics` asks for this token, as the receiver asks for `authToken`. */
   readonly metricsToken?: string;
 }
 
-/** Builds the router. */
+/**
+ * Builds the router. Not `strict`: a trailing slash names the same route. The admin API is mounted
+ * under `/api/v1` by the caller (`app.ts`), so this layer knows nothing of it.
+ */
 export function createRoutes(deps: RoutesDeps): Hono {
-  const app = new Hono();
-  const checkAuth = inboundAuth(deps.authToken);
+  const app = new Hono({ strict: false });
 
-  app.onError((err) => errorResponse(err));
+  app.onError((err, c) => {
+    const e = httpErrorOf(err);
+    // Mapped once: middleware that looks at `c.error` after `next()` sees the status and code.
+    c.error = e;
+    return errorResponse(e);
+  });
   app.notFound((c) =>
     errorResponse(new HttpError(404, "not_found", `no route for ${c.req.method} ${c.req.path}`))
   );
@@ -68,24 +72,17 @@ export function createRoutes(deps: RoutesDeps): Hono {
     }
   });
 
-  const webhook = async (
-    c: { req: { raw: Request; url: string } },
-    precheck?: Parameters<typeof receive>[2],
-  ) => {
+  // Every webhook counts as received; a refused one (auth included) also counts by reason.
+  const counted: MiddlewareHandler = async (c, next) => {
     deps.metrics?.received.inc();
-    try {
-      checkAuth(c.req.raw, new URL(c.req.url));
-      return await receive(deps, c.req.raw, precheck);
-    } catch (err) {
-      const e = httpErrorOf(err);
-      deps.metrics?.rejected.inc({ reason: e.code });
-      throw e;
-    }
+    await next();
+    if (c.error instanceof HttpError) deps.metrics?.rejected.inc({ reason: c.error.code });
   };
-  app.post("/", (c) => webhook(c));
+  const receiverAuth = inboundAuth(deps.authToken);
+  app.post("/", counted, receiverAuth, (c) => receive(deps, c.req.raw));
   // Coder's Slack bot's endpoint and contract: its 400 messages, 204 once stored.
-  app.post("/v1/webhook", async (c) => {
-    const res = await webhook(c, checkSlackBotContract);
+  app.post("/v1/webhook", counted, receiverAuth, async (c) => {
+    const res = await receive(deps, c.req.raw, checkSlackBotContract);
     return res.ok ? new Response(null, { status: 204 }) : res;
   });
   const slackSecret = deps.slackSigningSecret;
@@ -96,16 +93,13 @@ export function createRoutes(deps: RoutesDeps): Hono {
     );
   }
 
-  const { metrics, admin } = deps;
+  const { metrics } = deps;
   if (metrics) {
-    const checkMetricsAuth = inboundAuth(deps.metricsToken);
-    app.get("/metrics", async (c) => {
-      checkMetricsAuth(c.req.raw, new URL(c.req.url));
+    app.get("/metrics", inboundAuth(deps.metricsToken), async () => {
       return new Response(await metrics.registry.render(), {
         headers: { "content-type": METRICS_CONTENT_TYPE },
       });
     });
   }
-  if (admin) app.route("/api/v1", createAdminRoutes(admin));
   return app;
 }

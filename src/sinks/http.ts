@@ -5,8 +5,27 @@
  *
  * @module
  */
-import { parseRetryAfter } from "../delivery/backoff.ts";
 import type { SendResult } from "./sink.ts";
+
+/** Longest pause a `Retry-After` may impose; a larger value is treated as this. */
+export const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
+
+/**
+ * Parses `Retry-After` (delta seconds or an HTTP date) into milliseconds from `now`, capped at an
+ * hour. Undefined when absent or unreadable.
+ */
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  let ms: number;
+  if (/^\d+(\.\d+)?$/.test(trimmed)) ms = Number(trimmed) * 1000;
+  else {
+    const at = Date.parse(trimmed);
+    if (Number.isNaN(at)) return undefined;
+    ms = at - now;
+  }
+  return Math.min(Math.max(0, Math.round(ms)), MAX_RETRY_AFTER_MS);
+}
 
 /** `fetch` as injected into sinks, so tests and benchmarks can point them anywhere. */
 export type Fetch = typeof fetch;

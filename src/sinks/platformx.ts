@@ -1,15 +1,18 @@
 /**
- * DX PlatformX `events.track` (DESIGN.md §2). PlatformX has no idempotency key, so this sink is the
+ * DX PlatformX `events.track` (docs/platformx.md). PlatformX has no idempotency key, so this sink is the
  * reason fan-out copies are collapsed and lost answers become `unknown` rather than a second event.
  * Without an API key it runs dry: the same transform and identity resolution, logged instead of sent.
  *
  * @module
  */
-import { type Envelope, subjectOf } from "../coder.ts";
+import { z } from "zod";
+import { type Envelope, type EventFilter, subjectOf } from "../coder.ts";
+import { apiUrl, secret } from "./fields.ts";
+import { destinationType } from "./type.ts";
 import type { IdentityResolver } from "../identity.ts";
 import { logger, maskEmail } from "../log.ts";
 import { failureResult, type Fetch, postJson, statusResult, summarize } from "./http.ts";
-import type { Preview, ProbeResult, SendContext, SendResult, Sink } from "./sink.ts";
+import type { Preview, PreviewSink, ProbeResult, SendContext, SendResult } from "./sink.ts";
 
 /** The body of one `events.track` call. */
 export interface PlatformXEvent {
@@ -104,7 +107,7 @@ export interface PlatformXOptions {
 const log = logger("sink", "platformx");
 
 /** The PlatformX sink: one event per Coder event, never repeated on purpose. */
-export function createPlatformXSink(opts: PlatformXOptions): Sink {
+export function createPlatformXSink(opts: PlatformXOptions): PreviewSink {
   const url = `${opts.apiUrl}/events.track`;
 
   async function subjectEmail(envelope: Envelope): Promise<string | SendResult> {
@@ -196,7 +199,7 @@ export function createPlatformXSink(opts: PlatformXOptions): Sink {
   };
 }
 
-/** PlatformX specifics on top of the generic status reading (DESIGN.md §2). */
+/** PlatformX specifics on top of the generic status reading (docs/platformx.md). */
 function classify(status: number, text: string, generic: SendResult): SendResult {
   if (status >= 200 && status < 300) {
     let body: { ok?: unknown; error?: unknown } | undefined;
@@ -227,3 +230,44 @@ function classify(status: number, text: string, generic: SendResult): SendResult
   }
   return generic;
 }
+
+/** A `platformx` configuration; the key is absent only for the environment's dry run. */
+interface PlatformXConfiguration {
+  readonly api_key?: string;
+  readonly api_url?: string;
+}
+
+/** What the `platformx` type reads from the relay's configuration. */
+interface PlatformXSettings {
+  readonly eventsTracked: EventFilter;
+  readonly platformx: { readonly apiKey?: string; readonly apiUrl: string };
+}
+
+/**
+ * The `platformx` destination type. The environment always defines one (`GETDX_API_KEY`,
+ * `EVENTS_TRACKED`); without a key it runs dry, which only the environment may ask for.
+ */
+export const platformx = destinationType<"platformx", PlatformXConfiguration, PlatformXSettings>({
+  type: "platformx",
+  schema: z.strictObject({
+    api_key: secret,
+    /** Defaults to `GETDX_API_URL`. */
+    api_url: apiUrl.optional(),
+  }),
+  secretFields: ["api_key"],
+  create: (c, deps) =>
+    createPlatformXSink({
+      apiKey: c.api_key,
+      apiUrl: c.api_url ?? deps.settings.platformx.apiUrl,
+      fetch: deps.fetch,
+      timeoutMs: deps.timeoutMs,
+      now: deps.now,
+      resolver: deps.resolver,
+    }),
+  // Not parsed: without a key the schema would refuse the dry run the environment asks for.
+  env: (s) => ({
+    events: s.eventsTracked,
+    description: s.platformx.apiKey ? s.platformx.apiUrl : "dry run: GETDX_API_KEY is not set",
+    configuration: { api_key: s.platformx.apiKey },
+  }),
+});

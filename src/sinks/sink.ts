@@ -34,8 +34,9 @@ export type SendResult =
     readonly reason: string;
     readonly status?: number;
     /**
-     * The destination itself is gone (a webhook answering 410): the worker stops delivering to it
-     * until it is edited or the relay restarts, instead of failing every message one by one.
+     * The destination itself is gone (a webhook answering 410): the worker marks it disabled in the
+     * store and holds its deliveries until it is edited or resumed, instead of failing every
+     * message one by one.
      */
     readonly disable?: boolean;
   }
@@ -48,7 +49,7 @@ export type SendResult =
 export function goneResult(reason: string, status: number): SendResult {
   return {
     state: "permanent_failure",
-    reason: `${reason}: destination disabled until it is edited or the relay restarts`,
+    reason: `${reason}: destination disabled until it is edited or resumed`,
     status,
     disable: true,
   };
@@ -58,6 +59,8 @@ export function goneResult(reason: string, status: number): SendResult {
 export interface Preview {
   /** The request body it would get; absent when the message would fail or be skipped. */
   readonly body?: unknown;
+  /** Headers beyond `content-type` that carry meaning (a signature is described, not computed). */
+  readonly headers?: Readonly<Record<string, string>>;
   /** Why there is no body, or what is decided only at delivery time. */
   readonly note?: string;
 }
@@ -80,8 +83,22 @@ export interface Sink {
   /** Whether it may carry secrets (one-time passcodes): only a DM to the recipient may. */
   readonly allowsSecrets: boolean;
   send(ctx: SendContext): Promise<SendResult>;
-  /** The transform alone, offline. Optional: the CLI says so for sinks without it. */
+  /**
+   * The transform alone, offline (`transform`, `POST /api/v1/preview`). Every registered type has
+   * one ({@linkcode PreviewSink}); optional here for test doubles.
+   */
   preview?(ctx: SendContext): Preview;
   /** Checks the credentials without delivering anything. Optional, like `preview`. */
   probe?(): Promise<ProbeResult>;
+}
+
+/**
+ * A sink that shows offline what it would send: what every destination type's `create` returns, so
+ * a type without a preview does not compile.
+ */
+export type PreviewSink = Sink & { preview(ctx: SendContext): Preview };
+
+/** A destination names a type this build has no sink for (the admin API answers 400). */
+export class UnsupportedTypeError extends Error {
+  override name = "UnsupportedTypeError";
 }

@@ -1,5 +1,5 @@
 /**
- * Slack (DESIGN.md §3), three ways: a DM to the message's recipient found by email (a drop-in for
+ * Slack (docs/slack.md), three ways: a DM to the message's recipient found by email (a drop-in for
  * Coder's sample Slack bot), a post to one channel, or an incoming webhook. A plain fetch client
  * with a timeout and no retries of its own: the worker owns retries, backoff and `Retry-After`
  * pauses. Slack reports most errors as HTTP 200 `{"ok": false, "error": …}`; they are sorted into
@@ -7,20 +7,29 @@
  *
  * @module
  */
-import type { Envelope } from "../coder.ts";
-import { parseRetryAfter } from "../delivery/backoff.ts";
+import { z } from "zod";
+import type { Envelope, EventFilter } from "../coder.ts";
+import { apiUrl, httpUrl, secret, slackIcon } from "./fields.ts";
+import { destinationType } from "./type.ts";
 import { logger, maskEmail } from "../log.ts";
 import { createTtlCache, singleFlight } from "../ttl_cache.ts";
 import {
   failureResult,
   type Fetch,
   type HttpAnswer,
+  parseRetryAfter,
   postJson,
   request,
   statusResult,
   summarize,
 } from "./http.ts";
-import { goneResult, type SendContext, type SendResult, type Sink } from "./sink.ts";
+import {
+  goneResult,
+  type Preview,
+  type PreviewSink,
+  type SendContext,
+  type SendResult,
+} from "./sink.ts";
 import { renderSlackMessage } from "./slack_message.ts";
 
 /** Slack errors retrying cannot fix: a token, scope, channel or message problem. */
@@ -141,7 +150,7 @@ type Lookup = { readonly id: string } | { readonly missing: string };
  * The Web API sink. DM mode fans out per recipient and may carry one-time passcodes (they go to
  * their own recipient); channel mode posts each event once and never carries secrets.
  */
-export function createSlackSink(opts: SlackOptions): Sink {
+export function createSlackSink(opts: SlackOptions): PreviewSink {
   const headers = { authorization: `Bearer ${opts.token}` };
   const lookups = createTtlCache<Lookup>(opts.now);
   const hitTtl = opts.lookupHitTtlMs ?? 60 * 60_000;
@@ -186,6 +195,16 @@ export function createSlackSink(opts: SlackOptions): Sink {
     return id;
   }
 
+  function postMessageBody(channel: string, envelope: Envelope) {
+    return {
+      channel,
+      ...renderSlackMessage(envelope),
+      ...styleFields(opts),
+      unfurl_links: false,
+      unfurl_media: false,
+    };
+  }
+
   async function target(envelope: Envelope): Promise<string | SendResult> {
     if (opts.channel) return opts.channel;
     const email = envelope.payload.user_email?.trim();
@@ -205,13 +224,7 @@ export function createSlackSink(opts: SlackOptions): Sink {
     async send(ctx: SendContext): Promise<SendResult> {
       const channel = await target(ctx.envelope);
       if (typeof channel !== "string") return channel;
-      const body = {
-        channel,
-        ...renderSlackMessage(ctx.envelope),
-        ...styleFields(opts),
-        unfurl_links: false,
-        unfurl_media: false,
-      };
+      const body = postMessageBody(channel, ctx.envelope);
       const answer = await postJson(opts.fetch, `${opts.apiUrl}/chat.postMessage`, body, {
         headers: { ...headers, "content-type": "application/json; charset=utf-8" },
         timeoutMs: opts.timeoutMs,
@@ -219,6 +232,17 @@ export function createSlackSink(opts: SlackOptions): Sink {
       if (answer.kind !== "response") return failureResult(answer, false);
       const result = slackResult(answer, opts.now(), false);
       return "ok" in result ? { state: "sent", status: answer.status } : result;
+    },
+    preview(ctx: SendContext): Preview {
+      if (opts.channel) return { body: postMessageBody(opts.channel, ctx.envelope) };
+      const email = ctx.envelope.payload.user_email?.trim();
+      if (!email) {
+        return { note: "permanent failure at delivery: no payload.user_email to send a DM to" };
+      }
+      return {
+        body: postMessageBody(`<Slack user id of ${maskEmail(email)}>`, ctx.envelope),
+        note: "a DM: the channel is the recipient's user id, looked up by email at delivery",
+      };
     },
   };
 }
@@ -249,13 +273,17 @@ const GONE_HOOK_ERRORS = new Set([
 ]);
 
 /** An incoming webhook: one channel chosen when the hook was made, real HTTP statuses. */
-export function createSlackWebhookSink(opts: SlackWebhookOptions): Sink {
+export function createSlackWebhookSink(opts: SlackWebhookOptions): PreviewSink {
+  const hookBody = (ctx: SendContext) => ({
+    ...renderSlackMessage(ctx.envelope),
+    ...styleFields(opts),
+  });
   return {
     idempotent: false,
     dedupeFanout: true,
     allowsSecrets: false,
     async send(ctx: SendContext): Promise<SendResult> {
-      const body = { ...renderSlackMessage(ctx.envelope), ...styleFields(opts) };
+      const body = hookBody(ctx);
       const answer = await postJson(opts.fetch, opts.url, body, { timeoutMs: opts.timeoutMs });
       if (answer.kind !== "response") return failureResult(answer, false);
       const result = statusResult(answer, opts.now(), "Slack incoming webhook");
@@ -265,5 +293,89 @@ export function createSlackWebhookSink(opts: SlackWebhookOptions): Sink {
         ? goneResult(result.reason, answer.status)
         : result;
     },
+    preview(ctx: SendContext): Preview {
+      return { body: hookBody(ctx) };
+    },
   };
 }
+
+/** What the Slack types read from the relay's configuration. */
+interface SlackSettings {
+  readonly slack: {
+    readonly botToken?: string;
+    readonly channel?: string;
+    readonly webhookUrl?: string;
+    readonly username?: string;
+    readonly icon?: string;
+    readonly eventsTracked: EventFilter;
+    readonly apiUrl: string;
+  };
+}
+
+const style = {
+  username: z.string().trim().min(1).max(80).optional(),
+  icon: slackIcon.optional(),
+};
+
+const SlackSchema = z.strictObject({
+  token: secret.regex(/^xox[a-z]-/, "expected a Slack token (xoxb-…)"),
+  /** A channel name or id; absent: a DM to each message's recipient, looked up by email. */
+  channel: z.string().trim().min(1, "must not be empty").optional(),
+  /** Defaults to `SLACK_API_URL`. */
+  api_url: apiUrl.optional(),
+  ...style,
+});
+
+/** The `slack` destination type (Web API): DMs by email, or posts to one channel. */
+export const slack = destinationType({
+  type: "slack",
+  schema: SlackSchema,
+  secretFields: ["token"],
+  create: (c, deps) =>
+    createSlackSink({
+      fetch: deps.fetch,
+      now: deps.now,
+      timeoutMs: deps.timeoutMs,
+      token: c.token,
+      apiUrl: c.api_url ?? deps.settings.slack.apiUrl,
+      channel: c.channel,
+      username: c.username,
+      icon: c.icon,
+    }),
+  env: ({ slack }: SlackSettings) =>
+    slack.botToken
+      ? {
+        events: slack.eventsTracked,
+        description: slack.channel ? `channel ${slack.channel}` : "DM to each recipient",
+        configuration: SlackSchema.parse({
+          token: slack.botToken,
+          channel: slack.channel,
+          username: slack.username,
+          icon: slack.icon,
+        }),
+      }
+      : undefined,
+});
+
+const SlackWebhookSchema = z.strictObject({ url: httpUrl, ...style });
+
+/** The `slack-webhook` destination type: an incoming webhook, its URL a secret. */
+export const slackWebhook = destinationType({
+  type: "slack-webhook",
+  schema: SlackWebhookSchema,
+  secretFields: ["url"],
+  create: (c, deps) =>
+    createSlackWebhookSink({ fetch: deps.fetch, now: deps.now, timeoutMs: deps.timeoutMs, ...c }),
+  env: ({ slack }: SlackSettings) =>
+    slack.webhookUrl
+      ? {
+        events: slack.eventsTracked,
+        description: "Slack incoming webhook",
+        configuration: SlackWebhookSchema.parse({
+          url: slack.webhookUrl,
+          username: slack.username,
+          icon: slack.icon,
+        }),
+      }
+      : undefined,
+});

@@ -11,6 +11,7 @@
  * @module
  */
 import type { Envelope } from "../coder.ts";
+import { type InlineRenderer, oneLine, renderInline, truncate } from "./markdown.ts";
 
 /** Slack's Block Kit limits (characters) that a Coder message can reach. */
 export const SLACK_LIMITS = {
@@ -87,102 +88,23 @@ export function markdownToMrkdwn(markdown: string): string {
   }).join("\n").replace(/\n{3,}/g, "\n\n").trim();
 }
 
-const PUNCTUATION = /[!-/:-@[-`{-~]/;
+/** Slack's way of writing each inline construct. */
+const MRKDWN: InlineRenderer = {
+  text: escapeMrkdwn,
+  code: (text) => `\`${escapeMrkdwn(text)}\``,
+  link(label, raw) {
+    const url = linkUrl(raw);
+    // A `|` in the label would split Slack's `<url|label>`: use a look-alike.
+    return url ? `<${url}|${label.replace(/\|/g, "∣")}>` : label;
+  },
+  emphasis: (kind, inner) => {
+    const mark = kind === "strike" ? "~" : kind === "strong" ? "*" : "_";
+    return `${mark}${inner}${mark}`;
+  },
+};
 
-/** Converts one line's inline markup. */
 function inline(text: string): string {
-  let out = "";
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i];
-    if (c === "\\" && i + 1 < text.length && PUNCTUATION.test(text[i + 1])) {
-      out += escapeMrkdwn(text[i + 1]);
-      i += 2;
-      continue;
-    }
-    if (c === "`") {
-      const end = text.indexOf("`", i + 1);
-      if (end > i + 1) {
-        out += `\`${escapeMrkdwn(text.slice(i + 1, end))}\``;
-        i = end + 1;
-        continue;
-      }
-    }
-    if (c === "[") {
-      const link = parseLink(text, i);
-      if (link) {
-        const label = inline(link.label).replace(/\|/g, "∣");
-        const url = linkUrl(link.url);
-        out += url ? `<${url}|${label}>` : label;
-        i = link.end;
-        continue;
-      }
-    }
-    const delimiter = ["**", "__", "~~", "*", "_"].find((d) => text.startsWith(d, i));
-    // `snake_case` is not emphasis (CommonMark: no intraword `_`).
-    if (delimiter && !(delimiter[0] === "_" && /[\p{L}\p{N}]/u.test(text[i - 1] ?? ""))) {
-      const end = closing(text, i + delimiter.length, delimiter);
-      if (end !== undefined) {
-        const mark = delimiter === "~~" ? "~" : delimiter.length === 2 ? "*" : "_";
-        out += `${mark}${inline(text.slice(i + delimiter.length, end))}${mark}`;
-        i = end + delimiter.length;
-        continue;
-      }
-    }
-    out += escapeMrkdwn(c);
-    i++;
-  }
-  return out;
-}
-
-/** Index of the delimiter closing an emphasis opened at `from`, skipping escapes; undefined if none. */
-function closing(text: string, from: number, delimiter: string): number | undefined {
-  if (from >= text.length || /\s/.test(text[from])) return undefined;
-  for (let j = from + 1; j < text.length; j++) {
-    if (text[j] === "\\") {
-      j++;
-      continue;
-    }
-    if (text.startsWith(delimiter, j) && !/\s/.test(text[j - 1])) {
-      // `**` must not close a single `*`.
-      if (delimiter.length === 1 && text[j + 1] === delimiter) {
-        j++;
-        continue;
-      }
-      if (delimiter[0] === "_" && /[\p{L}\p{N}]/u.test(text[j + delimiter.length] ?? "")) continue;
-      return j;
-    }
-  }
-  return undefined;
-}
-
-/** `[label](url)` starting at `start`, with nested brackets and escapes in the label. */
-function parseLink(text: string, start: number) {
-  const labelEnd = matching(text, start, "[", "]");
-  if (labelEnd === undefined || text[labelEnd + 1] !== "(") return undefined;
-  const urlEnd = matching(text, labelEnd + 1, "(", ")");
-  if (urlEnd === undefined) return undefined;
-  return {
-    label: text.slice(start + 1, labelEnd),
-    url: text.slice(labelEnd + 2, urlEnd).trim(),
-    end: urlEnd + 1,
-  };
-}
-
-/** Index of the bracket closing the one at `start`, balancing nested ones and skipping escapes. */
-function matching(text: string, start: number, open: string, close: string): number | undefined {
-  let depth = 0;
-  for (let j = start; j < text.length; j++) {
-    const c = text[j];
-    if (c === "\\") {
-      j++;
-    } else if (c === open) {
-      depth++;
-    } else if (c === close && --depth === 0) {
-      return j;
-    }
-  }
-  return undefined;
+  return renderInline(text, MRKDWN);
 }
 
 /** A URL fit for a Slack link or button: http(s) or mailto, normalised, no `|`; else undefined. */
@@ -195,16 +117,6 @@ function linkUrl(raw: string): string | undefined {
   }
   if (!["http:", "https:", "mailto:"].includes(url.protocol)) return undefined;
   return url.href.replace(/\|/g, "%7C").replace(/</g, "%3C").replace(/>/g, "%3E");
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, " ").trim();
-}
-
-/** Cuts to `max` characters (code points) with an ellipsis. */
-function truncate(text: string, max: number): string {
-  const chars = Array.from(text);
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join("")}…`;
 }
 
 /** Like {@linkcode truncate}, but never leaves half a `<link|…>` or half an `&entity;`. */

@@ -1,7 +1,9 @@
 /**
- * Chooses the backend from `RELAY_STORE`: a `postgres://` URL is PostgreSQL (several replicas may
- * share it); `deploy` is the platform's KV (Deno Deploy's), opened without a path so nothing is
- * written to local disk; anything else, a file path or `:memory:`, is Deno KV.
+ * The store backends, each described once: which `RELAY_STORE` values choose it, what logs call
+ * it, whether its data lives in a local file, and how to open it. A `postgres://` URL is
+ * PostgreSQL (several replicas may share it); `deploy` is the platform's KV (Deno Deploy's), opened
+ * without a path so nothing is written to local disk; anything else, a file path or `:memory:`, is
+ * Deno KV. Nothing outside `store/` needs to know these rules.
  *
  * @module
  */
@@ -10,13 +12,65 @@ import { openKvStore } from "./kv.ts";
 import { openPostgresStore } from "./postgres.ts";
 import type { Store } from "./store.ts";
 
+/** One backend as `RELAY_STORE` chooses it. */
+export interface StoreBackend {
+  /** What the start-up log calls it: `postgres`, `kv` or `:memory:`. */
+  readonly kind: "postgres" | "kv" | ":memory:";
+  /** What `check-config` shows: the file path, or `postgres` (a URL may carry a password). */
+  readonly label: string;
+  /** False for a store that lives only as long as the process (`:memory:`). */
+  readonly persistent: boolean;
+  /**
+   * Whether a local store exists, without creating it: `absent` for a file not there yet (or
+   * `:memory:`), `remote` for a database that only a connection can tell.
+   */
+  probe(): Promise<"present" | "absent" | "remote">;
+  /** Opens (and for KV files creates) the store. */
+  open(options: Pick<Config, "pgPool">): Promise<Store>;
+}
+
 /** Whether `RELAY_STORE` names a PostgreSQL database. */
 export function isPostgresUrl(spec: string): boolean {
   return /^postgres(ql)?:\/\//i.test(spec);
 }
 
+/** The backend `RELAY_STORE` names. */
+export function storeBackend(spec: string): StoreBackend {
+  if (isPostgresUrl(spec)) {
+    return {
+      kind: "postgres",
+      label: "postgres",
+      persistent: true,
+      probe: () => Promise.resolve("remote"),
+      open: (options) => openPostgresStore(spec, { poolSize: options.pgPool }),
+    };
+  }
+  if (spec === ":memory:") {
+    return {
+      kind: ":memory:",
+      label: spec,
+      persistent: false,
+      probe: () => Promise.resolve("absent"),
+      open: () => openKvStore(spec),
+    };
+  }
+  return {
+    kind: "kv",
+    label: spec,
+    persistent: true,
+    async probe() {
+      try {
+        await Deno.stat(spec);
+        return "present";
+      } catch {
+        return "absent";
+      }
+    },
+    open: () => openKvStore(spec === DEPLOY_STORE ? undefined : spec),
+  };
+}
+
 /** Opens the store `RELAY_STORE` names. */
 export function openStore(spec: string, options: Pick<Config, "pgPool">): Promise<Store> {
-  if (isPostgresUrl(spec)) return openPostgresStore(spec, { poolSize: options.pgPool });
-  return openKvStore(spec === DEPLOY_STORE ? undefined : spec);
+  return storeBackend(spec).open(options);
 }

@@ -100,6 +100,17 @@ export const MIGRATIONS: readonly Migration[] = [{
       value jsonb NOT NULL
     );
   `,
+}, {
+  version: 3,
+  name: "closed_by",
+  sql: `
+    -- Why an open delivery was closed unsent ('deletion': its destination was deleted), as a
+    -- column rather than a status_reason wording, so operator retries can leave it alone.
+    ALTER TABLE relay_deliveries ADD COLUMN closed_by text;
+    UPDATE relay_deliveries SET closed_by = 'deletion'
+      WHERE state = 'permanent_failure'
+        AND status_reason = 'destination deleted before this delivery was sent';
+  `,
 }];
 
 /** Any fixed number: the advisory lock that serializes migrations across replicas. */

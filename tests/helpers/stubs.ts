@@ -9,6 +9,7 @@ import { type Config, parseConfig } from "../../src/config.ts";
 import type { Envelope } from "../../src/coder.ts";
 import { openKvStore } from "../../src/store/kv.ts";
 import type { DeliveryRecord, DeliveryState, Store } from "../../src/store/store.ts";
+import { denoCommand, ROOT } from "./relay_process.ts";
 
 /** A request the stub saw, body already read. */
 export interface Seen {
@@ -107,7 +108,7 @@ export async function startRelay(
   const store = deps.store ?? await openKvStore(config.store);
   const app = createApp({ config, ...deps, store });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.handler);
-  app.worker.start();
+  app.start();
   const url = `http://127.0.0.1:${server.addr.port}`;
   const close = async () => {
     await server.shutdown();
@@ -135,9 +136,8 @@ export async function startRelay(
   };
 }
 
-/** Where Coder's golden bodies live: `../shared/coder-golden` beside the checkout. */
-export const GOLDEN_DIR = Deno.env.get("CODER_GOLDEN_DIR") ??
-  new URL("../../../shared/coder-golden/", import.meta.url).pathname;
+/** Where Coder's golden bodies live, in the repo (see `tests/fixtures/coder/README.md`). */
+export const GOLDEN_DIR = new URL("../fixtures/coder", import.meta.url).pathname;
 
 /** Every golden body, by file name. */
 export async function goldenFiles(): Promise<Map<string, Envelope>> {
@@ -163,7 +163,7 @@ export async function golden(
   return { ...env, msg_id: msgId, payload: { ...env.payload, ...payload } };
 }
 
-/** `data` as a real Coder server attaches it to workspace events (DESIGN.md §1). */
+/** `data` as a real Coder server attaches it to workspace events (docs/coder.md). */
 export function workspaceData(ownerEmail = "owner@example.com") {
   return {
     workspace: { id: "6d0c2a4e-0000-4000-8000-000000000001", name: "bobby-workspace" },
@@ -230,8 +230,6 @@ export interface RelayProcess extends AsyncDisposable {
   kill(signal: Deno.Signal): Promise<Deno.CommandStatus>;
 }
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-
 /** A free loopback port (bound then released). */
 export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -240,34 +238,28 @@ export function freePort(): number {
   return port;
 }
 
-/** Starts `main.ts serve` with `env` (only these plus PATH/HOME/DENO_DIR) and waits for /healthz. */
+/**
+ * Starts `main.ts serve` with only `env` set (see `relay_process.ts`), in a temporary working
+ * directory, and waits for /readyz. `entry` paths are relative to the repo root.
+ */
 export async function startRelayProcess(
   env: Record<string, string>,
   entry: string[] = ["main.ts"],
 ): Promise<RelayProcess> {
   const port = env.PORT ?? String(freePort());
-  const passthrough: Record<string, string> = {};
-  for (const k of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
-    const v = Deno.env.get(k);
-    if (v) passthrough[k] = v;
-  }
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "--allow-sys",
-      ...(entry[0].endsWith(".ts") ? [] : ["--unstable-kv"]),
-      ...entry,
-      "serve",
-    ],
-    cwd: ROOT,
-    env: { ...passthrough, HOST: "127.0.0.1", LOG_LEVEL: "INFO", ...env, PORT: port },
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
+  const cwd = await Deno.makeTempDir({ prefix: "coder-relay-cwd-" });
+  const child = denoCommand("run", [
+    "--allow-net",
+    "--allow-env",
+    "--allow-read",
+    "--allow-write",
+    "--allow-sys",
+    ...(entry[0].endsWith(".ts") ? [] : ["--unstable-kv"]),
+    ...entry.map((e, i) => i === 0 && !e.startsWith("/") ? `${ROOT}${e}` : e),
+    "serve",
+  ], {
+    cwd,
+    env: { HOST: "127.0.0.1", LOG_LEVEL: "INFO", ...env, PORT: port },
   }).spawn();
   let out = "";
   const decoder = new TextDecoder();
@@ -280,6 +272,7 @@ export async function startRelayProcess(
   const status = child.status.then(async (s) => {
     exited = s;
     await pumps;
+    await Deno.remove(cwd, { recursive: true }).catch(() => {});
     return s;
   });
   try {

@@ -1,21 +1,23 @@
 /**
- * The Coder webhook receiver: authenticate, read under the size limit, validate, route, store, ack.
+ * The Coder webhook receiver: read under the size limit, validate, route, store, ack (credentials
+ * are checked before, by middleware in `routes.ts`).
  * The 2xx goes out only after the store has the message; anything else leaves the store unchanged.
  *
  * @module
  */
 import { type Envelope, EnvelopeSchema, eventKey } from "../coder.ts";
-import { type Destination, route } from "../destinations.ts";
+import { type Destination, route } from "../destinations/destination.ts";
 import { logger } from "../log.ts";
 import type { RelayMetrics } from "../metrics.ts";
-import type { Store } from "../store/store.ts";
+import type { Outbox } from "../store/store.ts";
 import { readBody } from "./body.ts";
 import { HttpError } from "./errors.ts";
 import { issuesOf, summarizeIssues } from "../issues.ts";
 
 /** What the receiver needs. */
 export interface ReceiverDeps {
-  readonly store: Store;
+  /** The receiver only ever accepts. */
+  readonly store: Pick<Outbox, "accept">;
   readonly destinations: () => readonly Destination[] | Promise<readonly Destination[]>;
   readonly now: () => number;
   readonly maxBodyBytes: number;

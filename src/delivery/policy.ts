@@ -1,0 +1,83 @@
+/**
+ * The retry rules, the product's core promise, as one pure function: given what a sink answered
+ * and how many attempts were made, what the delivery becomes. No clock, no store, no timers, so
+ * every rule is unit-tested in milliseconds (`tests/policy_test.ts`); the worker only applies it.
+ *
+ * @module
+ */
+import type { SendResult } from "../sinks/sink.ts";
+import type { Outcome } from "../store/store.ts";
+import { backoffMs } from "./backoff.ts";
+
+/** The knobs the policy reads (a subset of `DeliveryConfig`). */
+export interface RetrySettings {
+  readonly maxAttempts: number;
+  readonly retryMinMs: number;
+  readonly retryMaxMs: number;
+}
+
+/** What one attempt leads to. */
+export interface Decision {
+  /** What the store records (without latency, which the worker measured). */
+  readonly outcome: Omit<Outcome, "latencyMs">;
+  /** The destination said it is gone: hold its deliveries until it is edited or resumed. */
+  readonly disable?: string;
+}
+
+/** One attempt as the policy sees it. */
+export interface AttemptInput {
+  readonly result: SendResult;
+  /** The attempt's number, 1-based (attempts already made plus this one when it counts). */
+  readonly attempt: number;
+  /** When the answer came, ms since epoch. */
+  readonly at: number;
+  /** False for an attempt that never started (an expired lease settled as `unknown`). */
+  readonly counts: boolean;
+}
+
+/**
+ * Decides a delivery's next state. A temporary failure is retried after `Retry-After` when the
+ * destination sent one, else after jittered exponential backoff, until `maxAttempts` is reached
+ * (then `permanent_failure`, "gave up after n attempts"). Every other result is final as it is; a
+ * gone destination (`disable`) also asks for the destination to be held.
+ */
+export function decide(
+  { result, attempt, at, counts }: AttemptInput,
+  settings: RetrySettings,
+  random: () => number,
+): Decision {
+  if (result.state === "temporary_failure") {
+    if (attempt >= settings.maxAttempts) {
+      return {
+        outcome: {
+          state: "permanent_failure",
+          at,
+          status: result.status,
+          reason: `gave up after ${attempt} attempts: ${result.reason}`,
+        },
+      };
+    }
+    const wait = result.retryAfterMs ??
+      backoffMs(attempt, settings.retryMinMs, settings.retryMaxMs, random);
+    return {
+      outcome: {
+        state: "temporary_failure",
+        at,
+        status: result.status,
+        reason: result.reason,
+        nextAttemptAt: at + wait,
+      },
+    };
+  }
+  const outcome = {
+    state: result.state,
+    at,
+    status: result.status,
+    reason: result.state === "sent" ? result.detail : result.reason,
+    counts,
+  };
+  if (result.state === "permanent_failure" && result.disable) {
+    return { outcome, disable: result.reason };
+  }
+  return { outcome };
+}

@@ -1,0 +1,73 @@
+/**
+ * One attempt at one leased delivery: load the body, hand it to the sink, time it. Never throws
+ * for the destination's sake: a sink that throws is a failure like any other, worded as one.
+ *
+ * @module
+ */
+import { type Envelope, EnvelopeSchema } from "../coder.ts";
+import type { Destination } from "../destinations/destination.ts";
+import type { SendResult } from "../sinks/sink.ts";
+import type { Lease, Outbox } from "../store/store.ts";
+import type { Clock } from "./clock.ts";
+
+/** What came of an attempt, before the policy decides what it means. */
+export interface Attempted {
+  readonly result: SendResult;
+  readonly latencyMs: number;
+  /** False when nothing was sent (an expired lease settled as `unknown`). */
+  readonly counts: boolean;
+}
+
+/** Why an expired lease is settled as `unknown` rather than resent. */
+export const INTERRUPTED_REASON =
+  "an earlier attempt was interrupted mid-send (lease expired); not resent " +
+  "because the destination cannot dedupe: replay it if the event is missing";
+
+/** Makes one attempt at `lease` to `dest`. */
+export async function attempt(
+  dest: Destination,
+  lease: Lease,
+  store: Pick<Outbox, "getBody">,
+  clock: Clock,
+): Promise<Attempted> {
+  const d = lease.delivery;
+  if (lease.expired && !dest.sink.idempotent) {
+    // A worker died (or stalled) holding this lease: the request may have gone out.
+    return {
+      result: { state: "unknown", reason: INTERRUPTED_REASON },
+      latencyMs: 0,
+      counts: false,
+    };
+  }
+  const started = clock.now();
+  let result: SendResult;
+  const envelope = await loadEnvelope(store, d.msgId);
+  if (!envelope) {
+    result = { state: "permanent_failure", reason: "message body is gone (purged?)" };
+  } else {
+    try {
+      result = await dest.sink.send({
+        msgId: d.msgId,
+        envelope,
+        receivedAt: d.receivedAt,
+        attempt: d.attempts + 1,
+      });
+    } catch (err) {
+      result = {
+        state: dest.sink.idempotent ? "temporary_failure" : "unknown",
+        reason: `sink error: ${(err as Error).message}`,
+      };
+    }
+  }
+  return { result, latencyMs: clock.now() - started, counts: true };
+}
+
+async function loadEnvelope(
+  store: Pick<Outbox, "getBody">,
+  msgId: string,
+): Promise<Envelope | undefined> {
+  const body = await store.getBody(msgId);
+  if (!body) return undefined;
+  const parsed = EnvelopeSchema.safeParse(JSON.parse(new TextDecoder().decode(body)));
+  return parsed.success ? parsed.data : undefined;
+}

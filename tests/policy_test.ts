@@ -1,0 +1,171 @@
+import assert from "node:assert/strict";
+import { createBreaker, OUTAGE_AFTER, OUTAGE_MAX_PAUSE_MS } from "../src/delivery/breaker.ts";
+import { steadyClock } from "../src/delivery/clock.ts";
+import { decide, type RetrySettings } from "../src/delivery/policy.ts";
+
+const S: RetrySettings = { maxAttempts: 5, retryMinMs: 1000, retryMaxMs: 60_000 };
+const AT = 1_700_000_000_000;
+const top = () => 1;
+
+Deno.test("policy: a temporary failure is retried after jittered exponential backoff", () => {
+  const temp = { state: "temporary_failure", reason: "HTTP 503", status: 503 } as const;
+  for (const [attempt, wait] of [[1, 1000], [2, 2000], [3, 4000]] as const) {
+    const d = decide({ result: temp, attempt, at: AT, counts: true }, S, top);
+    assert.deepEqual(d.outcome, {
+      state: "temporary_failure",
+      at: AT,
+      status: 503,
+      reason: "HTTP 503",
+      nextAttemptAt: AT + wait,
+    });
+    assert.equal(d.disable, undefined);
+  }
+  const low = decide({ result: temp, attempt: 3, at: AT, counts: true }, S, () => 0);
+  assert.equal(low.outcome.nextAttemptAt, AT + 2000, "never sooner than half the nominal delay");
+  const capped = decide({ result: temp, attempt: 4, at: AT, counts: true }, {
+    ...S,
+    retryMaxMs: 3000,
+  }, top);
+  assert.equal(capped.outcome.nextAttemptAt, AT + 3000);
+});
+
+Deno.test("policy: Retry-After replaces backoff", () => {
+  const d = decide(
+    {
+      result: { state: "temporary_failure", reason: "slow down", status: 429, retryAfterMs: 7000 },
+      attempt: 1,
+      at: AT,
+      counts: true,
+    },
+    S,
+    top,
+  );
+  assert.equal(d.outcome.nextAttemptAt, AT + 7000);
+});
+
+Deno.test("policy: the last allowed attempt gives up as permanent_failure, saying why", () => {
+  const temp = { state: "temporary_failure", reason: "HTTP 500", status: 500 } as const;
+  assert.equal(
+    decide({ result: temp, attempt: 4, at: AT, counts: true }, S, top).outcome.state,
+    "temporary_failure",
+  );
+  const d = decide({ result: temp, attempt: 5, at: AT, counts: true }, S, top);
+  assert.deepEqual(d.outcome, {
+    state: "permanent_failure",
+    at: AT,
+    status: 500,
+    reason: "gave up after 5 attempts: HTTP 500",
+  });
+});
+
+Deno.test("policy: sent, permanent and unknown are final as they are", () => {
+  const sent = decide(
+    { result: { state: "sent", status: 200, detail: "ok" }, attempt: 1, at: AT, counts: true },
+    S,
+    top,
+  );
+  assert.deepEqual(sent.outcome, {
+    state: "sent",
+    at: AT,
+    status: 200,
+    reason: "ok",
+    counts: true,
+  });
+  const perm = decide(
+    {
+      result: { state: "permanent_failure", reason: "HTTP 400", status: 400 },
+      attempt: 1,
+      at: AT,
+      counts: true,
+    },
+    S,
+    top,
+  );
+  assert.equal(perm.outcome.state, "permanent_failure");
+  assert.equal(perm.disable, undefined, "one bad message does not disable the destination");
+  const unknown = decide(
+    { result: { state: "unknown", reason: "interrupted" }, attempt: 0, at: AT, counts: false },
+    S,
+    top,
+  );
+  assert.deepEqual(unknown.outcome, {
+    state: "unknown",
+    at: AT,
+    status: undefined,
+    reason: "interrupted",
+    counts: false,
+  });
+});
+
+Deno.test("policy: 410 Gone fails the message and disables the destination, with the reason", () => {
+  const d = decide(
+    {
+      result: { state: "permanent_failure", reason: "HTTP 410 Gone", status: 410, disable: true },
+      attempt: 1,
+      at: AT,
+      counts: true,
+    },
+    S,
+    top,
+  );
+  assert.equal(d.outcome.state, "permanent_failure");
+  assert.equal(d.disable, "HTTP 410 Gone");
+});
+
+Deno.test("breaker: pauses after failures in a row, growing, capped; any answer resets it", () => {
+  const b = createBreaker(S, top);
+  for (let i = 1; i < OUTAGE_AFTER; i++) {
+    assert.equal(b.observe("px", "temporary_failure", undefined, AT), undefined);
+  }
+  assert.deepEqual(b.observe("px", "temporary_failure", undefined, AT), {
+    kind: "outage",
+    ms: 1000,
+    failures: OUTAGE_AFTER,
+  });
+  assert.equal(b.isPaused("px", AT + 999), true);
+  assert.equal(b.isPaused("slack", AT), false, "per destination");
+  assert.equal(
+    b.observe("px", "temporary_failure", undefined, AT + 500),
+    undefined,
+    "one pause at a time",
+  );
+  assert.deepEqual(b.observe("px", "temporary_failure", undefined, AT + 1000), {
+    kind: "outage",
+    ms: 4000,
+    failures: 5,
+  });
+  for (let i = 0; i < 20; i++) b.observe("px", "temporary_failure", undefined, AT + 1e6 * (i + 1));
+  assert.ok(b.paused(AT + 2e7).get("px")! - (AT + 2e7) <= OUTAGE_MAX_PAUSE_MS);
+  b.observe("px", "unknown", undefined, AT + 3e7);
+  b.observe("px", "sent", undefined, AT + 3e7);
+  assert.equal(
+    b.observe("px", "temporary_failure", undefined, AT + 4e7),
+    undefined,
+    "reset by an answer",
+  );
+});
+
+Deno.test("breaker: Retry-After pauses the destination for that long at once", () => {
+  const b = createBreaker(S, top);
+  assert.deepEqual(b.observe("px", "temporary_failure", 5000, AT), {
+    kind: "retry_after",
+    ms: 5000,
+  });
+  assert.deepEqual([...b.paused(AT + 4999)], [["px", AT + 5000]]);
+  assert.equal(b.paused(AT + 5000).size, 0);
+});
+
+Deno.test("steady clock: a wall clock stepping back does not stop time for the worker", () => {
+  let wall = AT;
+  let mono = 0;
+  const c = steadyClock({ now: () => wall, elapsed: () => mono });
+  assert.equal(c.now(), AT);
+  wall -= 3_600_000;
+  mono += 1500.75;
+  assert.equal(c.now(), AT + 1500, "moves on with monotonic time, in whole milliseconds");
+  wall = AT + 10_000;
+  mono += 10;
+  assert.equal(c.now(), AT + 10_000, "follows the wall clock forwards");
+  const plain = { now: () => wall };
+  assert.equal(steadyClock(plain), plain, "a clock without a monotonic source is used as it is");
+});
