@@ -82,6 +82,7 @@ const LAYERS: readonly (readonly string[])[] = [
     "store/group_commit.ts",
     "store/body_cache.ts",
     "store/live_keys.ts",
+    "destinations/delivery.ts", // the per-destination delivery settings' schema: zod only
     "store/pg_immediates.ts",
     "store/pg_schema.ts",
     "presets/", // data: the webhook templates shipped as JSON
@@ -100,7 +101,12 @@ const LAYERS: readonly (readonly string[])[] = [
   // implementations: destination types, store backends, metrics
   ["sinks/", "store/kv", "store/pg_", "store/postgres.ts", "metrics.ts"],
   // the registry and configuration
-  ["destinations/registry.ts", "destinations/destination.ts", "config_file.ts", "config.ts"],
+  [
+    "destinations/registry.ts",
+    "destinations/destination.ts",
+    "config_file.ts",
+    "config.ts",
+  ],
   ["store/open.ts", "healthcheck.ts"],
   // running parts: the destination set, delivery, the HTTP surface
   ["destinations/", "delivery/", "http/"],

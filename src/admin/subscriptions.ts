@@ -9,6 +9,7 @@
 import { z } from "zod";
 import { describeFilter, KNOWN_NOTIFICATIONS, normalizeName } from "../coder.ts";
 import type { Destination } from "../destinations/destination.ts";
+import { deliverySettingsJson, DeliverySettingsSchema } from "../destinations/delivery.ts";
 import {
   type DestinationTypeName,
   destinationTypeOf,
@@ -29,6 +30,8 @@ const SubscriptionBodySchema = z.object({
   type: z.enum(TYPE_NAMES, { error: `expected one of ${TYPE_NAMES.join(", ")}` }),
   configuration: z.record(z.string(), z.unknown()),
   enabled: z.boolean().default(true),
+  /** Its own concurrency, rate limit and retry schedule; null or absent: the relay's defaults. */
+  delivery: DeliverySettingsSchema.nullable().optional(),
   /** Accepted for CloudTruth compatibility, never required. */
   organization: z.string().trim().optional(),
 });
@@ -41,7 +44,7 @@ const SubscriptionPatchSchema = SubscriptionBodySchema.partial().extend({
 /** What a valid request produces: the record's editable fields. */
 export type SubscriptionFields = Pick<
   SubscriptionRecord,
-  "name" | "type" | "eventTypes" | "configuration" | "enabled" | "organization"
+  "name" | "type" | "eventTypes" | "configuration" | "enabled" | "organization" | "delivery"
 >;
 
 /**
@@ -71,6 +74,7 @@ export function parseSubscription(
     configuration: config.data,
     enabled: b.enabled,
     organization: b.organization,
+    ...(b.delivery ? { delivery: b.delivery } : {}),
   };
 }
 
@@ -96,7 +100,14 @@ export function patchSubscription(body: unknown, current: SubscriptionRecord): S
     configuration,
     enabled: p.enabled ?? current.enabled,
     organization: p.organization ?? current.organization,
+    // Replaced whole when sent (null removes it), kept otherwise.
+    delivery: p.delivery === undefined ? storedDelivery(current) : p.delivery,
   }, { ...current, configuration: kept });
+}
+
+/** A stored subscription's delivery settings in the body's shape, to validate again. */
+function storedDelivery(sub: SubscriptionRecord): Record<string, unknown> | undefined {
+  return sub.delivery ? deliverySettingsJson(sub.delivery) : undefined;
 }
 
 function keepSecrets(
@@ -168,6 +179,7 @@ export function subscriptionJson(sub: SubscriptionRecord): Record<string, unknow
     configuration,
     enabled: sub.enabled,
     ...(sub.organization ? { organization: sub.organization } : {}),
+    ...(sub.delivery ? { delivery: deliverySettingsJson(sub.delivery) } : {}),
     source: "api",
     read_only: false,
     created_at: new Date(sub.createdAt).toISOString(),
@@ -184,6 +196,7 @@ export function configuredDestinationJson(d: Destination): Record<string, unknow
     event_types: describeFilter(d.events),
     configuration: {},
     enabled: d.enabled,
+    ...(d.delivery ? { delivery: deliverySettingsJson(d.delivery) } : {}),
     source: d.source,
     read_only: true,
     ...(d.description ? { description: d.description } : {}),

@@ -22,8 +22,17 @@ export function roundsAhead(leaseMs: number, sendTimeoutMs: number): number {
 
 /** Leases held per destination. */
 export interface LeaseAhead {
-  /** Up to `room` leases for `destination`, from those held or a new batch. */
-  take(destination: string, room: number, now: number): Promise<Lease[]>;
+  /**
+   * Up to `room` leases for `destination`, from those held or a new batch sized for its
+   * `concurrency` (default: the relay's). `ahead: false` (a rate-limited destination, whose
+   * leases would wait for tokens) leases only what is taken.
+   */
+  take(
+    destination: string,
+    room: number,
+    now: number,
+    limits?: { readonly concurrency?: number; readonly ahead?: boolean },
+  ): Promise<Lease[]>;
   /** Gives back what `destination` holds (all destinations when undefined). */
   release(destination: string | undefined, now: number): Promise<void>;
 }
@@ -42,10 +51,9 @@ export function createLeaseAhead(
 ): LeaseAhead {
   const held = new Map<string, Lease[]>();
   const refilling = new Map<string, Promise<void>>();
-  const batch = opts.concurrency * (opts.rounds + 1);
 
   /** Leases the next batch while the held ones are still being sent. */
-  function refill(destination: string, now: number): Promise<void> {
+  function refill(destination: string, now: number, batch: number): Promise<void> {
     let p = refilling.get(destination);
     if (p) return p;
     const want = batch - (held.get(destination)?.length ?? 0);
@@ -59,8 +67,10 @@ export function createLeaseAhead(
   }
 
   return {
-    async take(destination, room, now) {
+    async take(destination, room, now, limits = {}) {
       if (room <= 0) return [];
+      const rounds = limits.ahead === false ? 0 : opts.rounds;
+      const batch = (limits.concurrency ?? opts.concurrency) * (rounds + 1);
       let mine = held.get(destination) ?? [];
       // A lease that might expire mid-send goes back rather than out.
       const stale = mine.filter((l) => l.delivery.nextAttemptAt - now < 2 * opts.sendTimeoutMs);
@@ -70,18 +80,18 @@ export function createLeaseAhead(
         await store.release(stale, now);
       }
       if (mine.length < room) {
-        if (opts.rounds === 0) {
+        if (rounds === 0) {
           mine.push(...await store.lease(destination, now, room - mine.length, opts.leaseMs));
         } else {
-          await refill(destination, now);
+          await refill(destination, now, batch);
           mine = held.get(destination) ?? [];
         }
       }
       const out = mine.splice(0, room);
       held.set(destination, mine);
       // Half a batch left: lease the next one while these are sent.
-      if (opts.rounds > 0 && out.length > 0 && mine.length < batch / 2) {
-        void refill(destination, now).catch(() => {});
+      if (rounds > 0 && out.length > 0 && mine.length < batch / 2) {
+        void refill(destination, now, batch).catch(() => {});
       }
       return out;
     },

@@ -4,7 +4,9 @@
  * so a fresh message leaves at once instead of at the next poll.
  *
  * Each destination has its own concurrency, outage pause ({@link ./breaker.ts}) and backoff, so a
- * failing Slack never holds up PlatformX. Destinations the operator paused, or a sink reported
+ * failing Slack never holds up PlatformX; its delivery settings may set its concurrency, a rate
+ * limit ({@link ./rate.ts}) and a retry schedule. Due deliveries are leased ahead in batches
+ * ({@link ./lease_ahead.ts}). Destinations the operator paused, or a sink reported
  * gone, are skipped: their deliveries stay stored (`pending`) until resumed or edited.
  *
  * @module
@@ -18,6 +20,7 @@ import { createBreaker } from "./breaker.ts";
 import { createLeaseAhead, roundsAhead } from "./lease_ahead.ts";
 import { type Clock, steadyClock } from "./clock.ts";
 import { decide } from "./policy.ts";
+import { allowance, refill, spend, type TokenBucket, untilNextMs } from "./rate.ts";
 import { reportAttempt, reportDisabled, reportPause, reportRecordFailure } from "./report.ts";
 import { attempt, type Attempted } from "./send.ts";
 import { createTicker } from "./ticker.ts";
@@ -72,6 +75,8 @@ export function createWorker(deps: WorkerDeps): Worker {
     rounds: roundsAhead(config.leaseMs, config.sendTimeoutMs),
     onRefill: () => ticker.soon(0),
   });
+  /** Rate-limited destinations' token buckets. */
+  const buckets = new Map<string, TokenBucket>();
   const ticker = createTicker(leaseAll, {
     clock,
     pollMs: config.pollMs,
@@ -93,18 +98,36 @@ export function createWorker(deps: WorkerDeps): Worker {
         await ahead.release(dest.id, now);
         continue;
       }
-      const room = config.concurrency - sends.count(dest.id);
+      const concurrency = dest.delivery?.concurrency ?? config.concurrency;
+      const rate = dest.delivery?.rateLimit;
+      let room = concurrency - sends.count(dest.id);
       if (room <= 0) continue;
-      const leases = await ahead.take(dest.id, room, now);
-      if (leases.length === room) full = true;
-      for (const l of leases) {
-        sends.track(dest.id, (free) =>
-          attempt(dest, l, store, clock)
-            .then((a) => record(dest, l, a, free))
-            .catch((err) => reportRecordFailure(l.delivery, err)));
+      if (rate === undefined) {
+        const leases = await ahead.take(dest.id, room, now, { concurrency });
+        if (leases.length === room) full = true;
+        run(dest, leases);
+        continue;
       }
+      // Rate-limited: only what the bucket allows now, and a tick when it allows the next.
+      const bucket = refill(buckets.get(dest.id), rate, now);
+      room = Math.min(room, allowance(bucket));
+      const leases = room > 0 ? await ahead.take(dest.id, room, now, { ahead: false }) : [];
+      const left = spend(bucket, leases.length);
+      buckets.set(dest.id, left);
+      if (leases.length === room) ticker.soon(untilNextMs(left, rate));
+      run(dest, leases);
     }
     return full;
+  }
+
+  /** Sends each of `leases`, holding a slot of `dest` until the answer is in. */
+  function run(dest: Destination, leases: readonly Lease[]) {
+    for (const l of leases) {
+      sends.track(dest.id, (free) =>
+        attempt(dest, l, store, clock)
+          .then((a) => record(dest, l, a, free))
+          .catch((err) => reportRecordFailure(l.delivery, err)));
+    }
   }
 
   /**
@@ -120,7 +143,10 @@ export function createWorker(deps: WorkerDeps): Worker {
   ): Promise<void> {
     const at = clock.now();
     const n = l.delivery.attempts + (a.counts ? 1 : 0);
-    const decision = decide({ result: a.result, attempt: n, at, counts: a.counts }, config, random);
+    const retry = dest.delivery?.retrySchedule
+      ? { ...config, retrySchedule: dest.delivery.retrySchedule }
+      : config;
+    const decision = decide({ result: a.result, attempt: n, at, counts: a.counts }, retry, random);
     const retryAfterMs = a.result.state === "temporary_failure" ? a.result.retryAfterMs : undefined;
     const pause = breaker.observe(dest.id, a.result.state, retryAfterMs, at);
     if (pause) reportPause(dest.id, pause);

@@ -5,6 +5,8 @@
  *
  * @module
  */
+import type { DeliverySettings } from "../destinations/delivery.ts";
+
 /**
  * A delivery's state, mirroring Coder's own message states, plus two of ours:
  * `unknown` (a request went out but its answer was lost: not resent, since the destination cannot
@@ -222,6 +224,8 @@ export interface SubscriptionRecord {
   readonly configuration: Readonly<Record<string, unknown>>;
   readonly enabled: boolean;
   readonly organization?: string;
+  /** Its own concurrency, rate limit and retry schedule (`destinations/delivery.ts`). */
+  readonly delivery?: DeliverySettings;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
