@@ -93,7 +93,7 @@ export function createApp(deps: AppDeps): App {
     dedupeWindowMs: config.delivery.dedupeWindowMs,
     authToken: config.authToken,
     metricsToken: config.metricsToken,
-    onAccepted: () => worker.wake(),
+    onAccepted: (envelope) => worker.wake(envelope),
     onRequest: () => worker.catchUp(),
     slackSigningSecret: config.slack.signingSecret,
   });

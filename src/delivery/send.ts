@@ -4,11 +4,11 @@
  *
  * @module
  */
-import { type Envelope, EnvelopeSchema } from "../coder.ts";
 import type { Destination } from "../destinations/destination.ts";
 import type { SendResult } from "../sinks/sink.ts";
-import type { Lease, Outbox } from "../store/store.ts";
+import type { Lease } from "../store/store.ts";
 import type { Clock } from "./clock.ts";
+import type { EnvelopeCache } from "./envelopes.ts";
 
 /** What came of an attempt, before the policy decides what it means. */
 export interface Attempted {
@@ -27,7 +27,7 @@ export const INTERRUPTED_REASON =
 export async function attempt(
   dest: Destination,
   lease: Lease,
-  store: Pick<Outbox, "getBody">,
+  envelopes: Pick<EnvelopeCache, "get">,
   clock: Clock,
 ): Promise<Attempted> {
   const d = lease.delivery;
@@ -41,7 +41,7 @@ export async function attempt(
   }
   const started = clock.now();
   let result: SendResult;
-  const envelope = await loadEnvelope(store, d.msgId);
+  const envelope = await envelopes.get(d.msgId);
   if (!envelope) {
     result = { state: "permanent_failure", reason: "message body is gone (purged?)" };
   } else {
@@ -60,14 +60,4 @@ export async function attempt(
     }
   }
   return { result, latencyMs: clock.now() - started, counts: true };
-}
-
-async function loadEnvelope(
-  store: Pick<Outbox, "getBody">,
-  msgId: string,
-): Promise<Envelope | undefined> {
-  const body = await store.getBody(msgId);
-  if (!body) return undefined;
-  const parsed = EnvelopeSchema.safeParse(JSON.parse(new TextDecoder().decode(body)));
-  return parsed.success ? parsed.data : undefined;
 }

@@ -16,7 +16,9 @@ import type { Destination } from "../destinations/destination.ts";
 import { logger } from "../log.ts";
 import type { RelayMetrics } from "../metrics.ts";
 import { isHeld, type Lease, type Outbox, type PauseState, type Settings } from "../store/store.ts";
+import type { Envelope } from "../coder.ts";
 import { createBreaker } from "./breaker.ts";
+import { createEnvelopeCache } from "./envelopes.ts";
 import { createLeaseAhead, roundsAhead } from "./lease_ahead.ts";
 import { type Clock, steadyClock } from "./clock.ts";
 import { decide } from "./policy.ts";
@@ -43,8 +45,11 @@ export interface WorkerDeps {
 export interface Worker {
   /** Starts polling. */
   start(): void;
-  /** Work was accepted or re-queued: lease it now rather than at the next poll. */
-  wake(): void;
+  /**
+   * Work was accepted or re-queued: lease it now rather than at the next poll. `envelope`: the
+   * message just accepted, already parsed, so that its sends need not parse it again.
+   */
+  wake(envelope?: Envelope): void;
   /**
    * Polls now if the timer has fallen behind, as it does where the platform freezes idle timers
    * (Deno Deploy): cheap enough to call on every request.
@@ -75,6 +80,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     rounds: roundsAhead(config.leaseMs, config.sendTimeoutMs),
     onRefill: () => ticker.soon(0),
   });
+  const envelopes = createEnvelopeCache(store);
   /** Rate-limited destinations' token buckets. */
   const buckets = new Map<string, TokenBucket>();
   const ticker = createTicker(leaseAll, {
@@ -124,7 +130,7 @@ export function createWorker(deps: WorkerDeps): Worker {
   function run(dest: Destination, leases: readonly Lease[]) {
     for (const l of leases) {
       sends.track(dest.id, (free) =>
-        attempt(dest, l, store, clock)
+        attempt(dest, l, envelopes, clock)
           .then((a) => record(dest, l, a, free))
           .catch((err) => reportRecordFailure(l.delivery, err)));
     }
@@ -174,7 +180,10 @@ export function createWorker(deps: WorkerDeps): Worker {
 
   return {
     start: () => ticker.start(),
-    wake: () => ticker.soon(0),
+    wake(envelope) {
+      if (envelope) envelopes.set(envelope);
+      ticker.soon(0);
+    },
     catchUp() {
       if (ticker.isLate(config.pollMs)) ticker.soon(0);
     },

@@ -22,8 +22,8 @@ export interface ReceiverDeps {
   readonly now: () => number;
   readonly maxBodyBytes: number;
   readonly dedupeWindowMs: number;
-  /** Called after each stored message, so delivery starts at once. */
-  readonly onAccepted: () => void;
+  /** Called after each stored message, with its envelope, so delivery starts at once. */
+  readonly onAccepted: (envelope: Envelope) => void;
   /** Counts outcomes and store latency. */
   readonly metrics?: RelayMetrics;
 }
@@ -107,7 +107,7 @@ export async function receive(
     });
     return Response.json({ status: "duplicate", msg_id: msgId });
   }
-  deps.onAccepted();
+  deps.onAccepted(envelope);
   const deliveries = result.deliveries.map((d) => ({ destination: d.destination, state: d.state }));
   log.info("accepted {msgId} ({event}) for {destinations} in {latencyMs} ms", {
     msgId,
