@@ -30,6 +30,7 @@ import {
   workspaceData,
 } from "../tests/helpers/stubs.ts";
 import { denoCommand } from "../tests/helpers/relay_process.ts";
+import { benchResult, wrkCommand } from "./wrk.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const TOKEN = "bench-admin-token";
@@ -84,27 +85,9 @@ interface Load {
 }
 
 async function wrk(url: string, seconds: number, templatePath: string, tag: string): Promise<Load> {
-  const out = await new Deno.Command("wrk", {
-    args: [
-      "-t2",
-      `-c${opts.connections}`,
-      `-d${seconds}s`,
-      "--timeout",
-      "10s",
-      "-s",
-      `${ROOT}bench/post.lua`,
-      url,
-      "--",
-      templatePath,
-      tag,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  const line = text.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
-  if (!line) throw new Error(`wrk failed:\n${text}\n${new TextDecoder().decode(out.stderr)}`);
-  const r = JSON.parse(line.slice("BENCH_RESULT ".length));
+  const out = await wrkCommand(url, { connections: opts.connections, seconds, templatePath, tag })
+    .output();
+  const r = benchResult<Record<string, number>>(out, "wrk");
   const errors = r.statusErrors + r.connectErrors + r.readErrors + r.writeErrors + r.timeouts;
   return {
     rps: (r.requests - r.statusErrors) / (r.durationUs / 1e6),
@@ -256,10 +239,7 @@ async function drain(round: number, dir: string, stub: Stub) {
     String(opts.concurrency),
     bodyPath,
   ], { cwd: dir }).output();
-  const line = new TextDecoder().decode(out.stdout).split("\n")
-    .find((l) => l.startsWith("BENCH_RESULT "));
-  if (!line) throw new Error("fetch_loop failed");
-  const { sent, ms } = JSON.parse(line.slice("BENCH_RESULT ".length));
+  const { sent, ms } = benchResult<{ sent: number; ms: number }>(out, "fetch_loop");
   const loopRate = sent / (ms / 1000);
   stub.seen.length = 0;
   return { relayRate, loopRate, ratio: relayRate / loopRate };
