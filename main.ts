@@ -10,5 +10,8 @@ import { runCli } from "./src/cli/mod.ts";
 import "./src/cron.ts";
 
 if (import.meta.main) {
-  Deno.exitCode = await runCli(Deno.args);
+  const code = await runCli(Deno.args);
+  // A failed command exits at once: nothing it started (a store lock request still waiting on an
+  // older Deno, say) may keep the process alive after it has said why it stopped.
+  if (code !== 0) Deno.exit(code);
 }

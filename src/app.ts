@@ -10,6 +10,8 @@ import { type Clock, systemClock } from "./delivery/clock.ts";
 import { createRetentionTask, type RetentionTask } from "./delivery/retention.ts";
 import { createWorker, type Worker } from "./delivery/worker.ts";
 import { createAdminRoutes } from "./admin/api.ts";
+import { buildOpenApi } from "./admin/openapi.ts";
+import { createConsole } from "./console/mod.ts";
 import { createDestinations } from "./destinations/create.ts";
 import type { Destination } from "./destinations/destination.ts";
 import type { DestinationSet } from "./destinations/set.ts";
@@ -35,7 +37,8 @@ export interface AppDeps {
 
 /** A built relay: serve `handler`, `start()` to deliver, `close()` to stop cleanly. */
 export interface App {
-  readonly handler: (req: Request) => Promise<Response>;
+  /** `info` (the connection) lets rejections be logged with the remote address. */
+  readonly handler: (req: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
   readonly worker: Worker;
   /** Purges finished messages past retention, on its own timer. */
   readonly retention: RetentionTask;
@@ -90,13 +93,17 @@ export function createApp(deps: AppDeps): App {
     metrics,
     now,
     maxBodyBytes: config.maxBodyBytes,
+    bodyTimeoutMs: config.bodyTimeoutMs,
     dedupeWindowMs: config.delivery.dedupeWindowMs,
     authToken: config.authToken,
     metricsToken: config.metricsToken,
-    onAccepted: (envelope) => worker.wake(envelope),
+    onAccepted: (envelope, body) => worker.wake({ envelope, body }),
     onRequest: () => worker.catchUp(),
     slackSigningSecret: config.slack.signingSecret,
   });
+  // The admin API's description: public, registered before the authentication middleware so that
+  // it answers first (it holds nothing secret, and clients fetch it before they have a token).
+  routes.get("/api/v1/openapi.json", (c) => c.json(buildOpenApi()));
   // The admin API: mounted here, in one place, behind its own authentication.
   routes.use("/api/v1/*", adminAuth(config.adminToken));
   routes.route(
@@ -104,14 +111,20 @@ export function createApp(deps: AppDeps): App {
     createAdminRoutes({
       store,
       destinations: destinationSet,
+      allowPrivate: config.allowPrivateDestinations,
       onPauseChanged: () => worker.settingsChanged(),
       onRequeued: () => worker.wake(),
       now,
     }),
   );
+  // The console reaches the admin API through the relay's own handler, as a browser would.
+  routes.route(
+    "/ui",
+    createConsole({ token: config.adminToken, handler: (req) => routes.fetch(req), now }),
+  );
   let closed: Promise<void> | undefined;
   return {
-    handler: async (req) => await routes.fetch(req),
+    handler: async (req, info) => await routes.fetch(req, info),
     worker,
     retention,
     destinations,

@@ -28,11 +28,19 @@ export const PayloadSchema = z.looseObject({
   targets: z.array(z.string()).nullish(),
 });
 
+/**
+ * A `msg_id` the relay accepts. It is sent on as a header (`webhook-id`) and written to logs, so it
+ * must be a header-safe token: Coder sends UUIDs; anything with control characters, spaces or
+ * quotes is refused at the door instead of failing every delivery later.
+ */
+export const MSG_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
 /** The webhook body: one message for one recipient. */
 export const EnvelopeSchema = z.looseObject({
   _version: version,
-  msg_id: noNul(
-    z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters"),
+  msg_id: z.string().regex(
+    MSG_ID_PATTERN,
+    "must be 1-128 characters from A-Z a-z 0-9 . _ : - (Coder sends a UUID)",
   ),
   payload: PayloadSchema,
   title: z.string(),

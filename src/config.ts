@@ -10,6 +10,8 @@ import { type EventFilter, parseEventFilter } from "./coder.ts";
 import { type DestinationSpec, parseConfigFile } from "./config_file.ts";
 import { httpUrl, slackIcon } from "./sinks/fields.ts";
 import { WEBHOOK_SECRET_PATTERN } from "./signing.ts";
+import { type AddressAllowlist, parseAllowlist } from "./net/address_guard.ts";
+import { redactUrl } from "./redact.ts";
 
 /** Notifications the Python middleware tracked by default; `EVENTS_TRACKED` replaces the list. */
 export const DEFAULT_EVENTS_TRACKED = [
@@ -51,6 +53,10 @@ export interface Config {
   /** Set: `GET /metrics` asks for it (Bearer, Basic password or `?token=`). */
   readonly metricsToken?: string;
   readonly maxBodyBytes: number;
+  /** How long a webhook body may take to arrive before 408 (slow clients, slowloris). */
+  readonly bodyTimeoutMs: number;
+  /** Private addresses admin-API destinations may still reach (`RELAY_ALLOW_PRIVATE_DESTINATIONS`). */
+  readonly allowPrivateDestinations: AddressAllowlist;
   readonly eventsTracked: EventFilter;
   readonly platformx: {
     /** Absent: PlatformX deliveries go to the dry-run log sink instead. */
@@ -109,6 +115,16 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
+/** A `postgres://` URL that parses whole: a raw `#` or `@` in the password does not. */
+function isParseablePostgresUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return u.hash === "" && s.split("@").length <= 2;
+  } catch {
+    return false;
+  }
+}
+
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.string().trim().regex(/^\d+$/, "expected a whole number").transform(Number).pipe(
     z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`),
@@ -129,7 +145,11 @@ const EnvSchema = z.object({
   RELAY_LOG_FORMAT: z.enum(["text", "json"]).default("text"),
   HOST: z.string().trim().min(1).default("0.0.0.0"),
   PORT: int(0, 65535).default(8080),
-  RELAY_STORE: z.string().trim().min(1).optional(),
+  RELAY_STORE: z.string().trim().min(1).refine(
+    (s) => !/^postgres(ql)?:\/\//i.test(s) || isParseablePostgresUrl(s),
+    "is not a valid PostgreSQL URL: percent-encode reserved characters in the password " +
+      "(# as %23, @ as %40, / as %2F, ? as %3F)",
+  ).optional(),
   RELAY_PG_POOL: int(1, 100).default(5),
   RELAY_AUTH_TOKEN: optionalSecret,
   RELAY_ADMIN_TOKEN: optionalSecret.pipe(
@@ -137,6 +157,7 @@ const EnvSchema = z.object({
   ),
   RELAY_METRICS_TOKEN: optionalSecret,
   RELAY_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  RELAY_BODY_TIMEOUT_MS: int(100, 600_000).default(30_000),
   EVENTS_TRACKED: z.string().optional(),
   GETDX_API_KEY: optionalSecret,
   GETDX_API_URL: url.default("https://api.getdx.com"),
@@ -168,6 +189,15 @@ const EnvSchema = z.object({
   TEAMS_WEBHOOK_URL: httpUrl.optional(),
   TEAMS_EVENTS_TRACKED: z.string().optional(),
   RELAY_CONFIG: z.string().trim().optional(),
+  /** Private addresses admin-API destinations may reach: CIDRs and host names, comma-separated. */
+  RELAY_ALLOW_PRIVATE_DESTINATIONS: z.string().optional().transform((s, ctx) => {
+    try {
+      return parseAllowlist(s);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: (err as Error).message });
+      return z.NEVER;
+    }
+  }),
   /** Set by Deno Deploy; there the store defaults to the platform's KV instead of a file. */
   DENO_DEPLOYMENT_ID: z.string().optional(),
 }).superRefine((env, ctx) => {
@@ -197,6 +227,12 @@ const EnvSchema = z.object({
   }
 });
 
+/**
+ * A value copied from an example instead of filled in (`xoxb-…`, `...`, `changeme`, `<token>`):
+ * refused, so that a half-edited `.env` stops start-up instead of failing every delivery.
+ */
+const PLACEHOLDER = /…|\.\.\.|^<[^<>]*>$|^change[-_ ]?me$/i;
+
 /** Every environment variable the relay reads; the README's configuration table lists the same. */
 export const ENV_VARS = Object.freeze(Object.keys(EnvSchema.shape));
 
@@ -213,14 +249,21 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     if (value !== undefined && value.trim() !== "") relevant[key] = value;
   }
   const parsed = EnvSchema.safeParse(relevant);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => {
-      const name = String(issue.path[0] ?? "environment");
-      const shown = name in relevant && !/TOKEN|KEY|SECRET|WEBHOOK_URL/.test(name)
-        ? ` (got ${JSON.stringify(relevant[name])})`
-        : "";
-      return `${name}: ${issue.message}${shown}`;
-    });
+  const placeholders = Object.keys(relevant).filter((k) => PLACEHOLDER.test(relevant[k].trim()));
+  if (!parsed.success || placeholders.length > 0) {
+    const lines = [
+      ...placeholders.map((name) =>
+        `${name}: looks like a placeholder copied from an example; set the real value or unset it`
+      ),
+      ...(parsed.error?.issues ?? []).flatMap((issue) => {
+        const name = String(issue.path[0] ?? "environment");
+        if (placeholders.includes(name)) return [];
+        const shown = name in relevant && !/TOKEN|KEY|SECRET|WEBHOOK_URL/.test(name)
+          ? ` (got ${JSON.stringify(redactUrl(relevant[name]))})`
+          : "";
+        return [`${name}: ${issue.message}${shown}`];
+      }),
+    ];
     throw new ConfigError(`invalid configuration:\n  ${lines.join("\n  ")}`);
   }
   const e = parsed.data;
@@ -235,6 +278,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     adminToken: e.RELAY_ADMIN_TOKEN,
     metricsToken: e.RELAY_METRICS_TOKEN,
     maxBodyBytes: e.RELAY_MAX_BODY_BYTES,
+    bodyTimeoutMs: e.RELAY_BODY_TIMEOUT_MS,
+    allowPrivateDestinations: e.RELAY_ALLOW_PRIVATE_DESTINATIONS,
     eventsTracked: parseEventFilter(e.EVENTS_TRACKED ?? DEFAULT_EVENTS_TRACKED.join(",")),
     platformx: { apiKey: e.GETDX_API_KEY, apiUrl: e.GETDX_API_URL },
     coder: { url: e.CODER_URL, sessionToken: e.CODER_SESSION_TOKEN },

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Config } from "./config.ts";
+import { request } from "./sinks/http.ts";
 
 /** The URL of `/readyz` on this host for the configured listen address (wildcards → loopback). */
 export function readyzUrl(config: Pick<Config, "host" | "port">): string {
@@ -13,16 +14,24 @@ export function readyzUrl(config: Pick<Config, "host" | "port">): string {
   return `http://${host.includes(":") ? `[${host}]` : host}:${config.port}/readyz`;
 }
 
-/** True when `/readyz` answers 200 within `timeoutMs`. */
-export async function healthcheck(
-  config: Pick<Config, "host" | "port">,
-  timeoutMs = 5000,
-): Promise<boolean> {
+/** What the health check found. */
+export interface Readiness {
+  readonly ready: boolean;
+  readonly url: string;
+  /** The HTTP status `/readyz` answered; absent when it did not answer. */
+  readonly status_code?: number;
+  /** `ready`, the relay's reason (`store unreachable`), or why nothing answered. */
+  readonly detail: string;
+}
+
+/** Asks `url` (a `/readyz`) within `timeoutMs`; ready when it answers 200. Never throws. */
+export async function healthcheck(url: string, timeoutMs = 5000): Promise<Readiness> {
+  const answer = await request(fetch, url, { timeoutMs });
+  if (answer.kind !== "response") return { ready: false, url, detail: answer.reason };
+  let detail = `HTTP ${answer.status}`;
   try {
-    const res = await fetch(readyzUrl(config), { signal: AbortSignal.timeout(timeoutMs) });
-    await res.body?.cancel();
-    return res.status === 200;
-  } catch {
-    return false;
-  }
+    const body = JSON.parse(answer.text) as { status?: unknown; error?: unknown };
+    detail = [body.status, body.error].filter((x) => typeof x === "string").join(": ") || detail;
+  } catch { /* not the relay's JSON: the status says enough */ }
+  return { ready: answer.status === 200, url, status_code: answer.status, detail };
 }

@@ -4,14 +4,8 @@
  *
  * @module
  */
-import {
-  configure,
-  getConsoleSink,
-  getJsonLinesFormatter,
-  getLogger,
-  getTextFormatter,
-  type Logger,
-} from "@logtape/logtape";
+import { configure, getConsoleSink, getLogger, type Logger } from "@logtape/logtape";
+import { createFormatter } from "./log_format.ts";
 
 /** The relay's logger for one concern, e.g. `logger("delivery")`. */
 export function logger(...category: string[]): Logger {
@@ -29,12 +23,7 @@ export async function setupLogging(config: LogOptions): Promise<void> {
   await configure({
     reset: true,
     sinks: {
-      console: getConsoleSink({
-        formatter: config.logFormat === "json" ? getJsonLinesFormatter() : getTextFormatter({
-          timestamp: "date-time-timezone",
-          value: (v) => typeof v === "string" ? v : Deno.inspect(v, { compact: true, depth: 4 }),
-        }),
-      }),
+      console: getConsoleSink({ formatter: createFormatter(config.logFormat) }),
     },
     loggers: [
       { category: ["coder-relay"], lowestLevel: config.logLevel, sinks: ["console"] },

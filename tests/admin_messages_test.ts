@@ -234,13 +234,29 @@ Deno.test("retry all failed deliveries of a destination, then purge by age", asy
     destination: "platformx",
   });
   assert.equal(res.status, 200);
-  assert.deepEqual(res.json, { destination: "platformx", requeued: 2 });
+  assert.deepEqual({ ...res.json, msg_ids: res.json.msg_ids.toSorted() }, {
+    destination: "platformx",
+    requeued: 2,
+    msg_ids: [a.msg_id, b.msg_id].toSorted(),
+    skipped: [],
+  });
   await waitForDelivery(relay.app.store, a.msg_id, "sent");
   await waitForDelivery(relay.app.store, b.msg_id, "sent");
+  // No subject email and no Coder lookup: replaying cannot help, so it is reported instead.
+  const c = await golden("TemplateWorkspaceCreated.json", {
+    data: { owner: { id: "u1", name: "bobby" } },
+  });
+  await relay.post(c);
+  await waitForDelivery(relay.app.store, c.msg_id, "permanent_failure");
   const none = await adminCall(relay.url, "POST", "/api/v1/messages/retry", {
     destination: "platformx",
   });
   assert.equal(none.json.requeued, 0);
+  assert.equal(none.json.skipped.length, 1);
+  assert.equal(none.json.skipped[0].msg_id, c.msg_id);
+  assert.match(none.json.skipped[0].reason, /CODER_URL\/CODER_SESSION_TOKEN are unset/);
+  const after = await relay.app.store.getMessage(c.msg_id);
+  assert.equal(after?.deliveries[0].state, "permanent_failure", "left as it was");
 
   const bad = await adminCall(relay.url, "POST", "/api/v1/messages/purge", {
     older_than_days: -1,
@@ -253,7 +269,7 @@ Deno.test("retry all failed deliveries of a destination, then purge by age", asy
   const purge = await adminCall(relay.url, "POST", "/api/v1/messages/purge", {
     older_than_days: 0,
   });
-  assert.deepEqual(purge.json, { purged: 2 });
+  assert.deepEqual(purge.json, { purged: 3 });
   const gone = await adminCall(relay.url, "GET", `/api/v1/messages/${a.msg_id}`);
   assert.equal(gone.status, 404);
   await waitFor(async () => (await relay.app.store.queueStats()).size === 0, 5000, "empty queue");

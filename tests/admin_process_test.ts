@@ -19,7 +19,12 @@ Deno.test("process: admin API disabled with a log line; with a token, pause surv
       await waitFor(() => relay.output().includes("admin API disabled"), 5000, "log line");
       assert.equal((await relay.kill("SIGTERM")).code, 0);
     }
-    const withAdmin = { ...env, RELAY_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: "DEBUG" };
+    const withAdmin = {
+      ...env,
+      RELAY_ADMIN_TOKEN: ADMIN_TOKEN,
+      LOG_LEVEL: "DEBUG",
+      RELAY_ALLOW_PRIVATE_DESTINATIONS: "127.0.0.1/32",
+    };
     let output = "";
     let subId = "";
     {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  changedFields,
   parseSubscription,
   patchSubscription,
   subscriptionJson,
@@ -470,4 +471,28 @@ Deno.test("a subscription deleted by another replica: its queue closes after the
   } finally {
     await store.close();
   }
+});
+
+Deno.test("an update is logged with the names of the fields it changed, never their values", () => {
+  const before = {
+    name: "ops",
+    type: "webhook",
+    eventTypes: ["*"],
+    configuration: { url: "https://hooks.example.com/a", secret: "whsec_c2VjcmV0" },
+    enabled: true,
+  };
+  assert.deepEqual(changedFields(before, before), []);
+  assert.deepEqual(
+    changedFields(before, {
+      ...before,
+      enabled: false,
+      eventTypes: ["Workspace Created"],
+      configuration: { url: "https://hooks.example.com/b", secret: "whsec_c2VjcmV0" },
+    }),
+    ["event_types", "enabled", "configuration.url"],
+  );
+  assert.deepEqual(
+    changedFields(before, { ...before, configuration: { url: before.configuration.url } }),
+    ["configuration.secret"],
+  );
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError, ENV_VARS, parseConfig, readDotEnv } from "../src/config.ts";
 import { matchesFilter } from "../src/coder.ts";
+import { CLI_ENV_VARS } from "../src/cli/client.ts";
 
 Deno.test("config: defaults match the Python middleware and the README", () => {
   const c = parseConfig({});
@@ -82,7 +83,46 @@ Deno.test("config: .env files parse like python-dotenv; the environment wins", a
 
 Deno.test("config: the README's table lists every variable the code reads", async () => {
   const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
-  for (const name of ENV_VARS) assert.ok(readme.includes(`| \`${name}\``), `${name} in README`);
+  const names = [...ENV_VARS, ...CLI_ENV_VARS];
+  for (const name of names) assert.ok(readme.includes(`| \`${name}\``), `${name} in README`);
   const sample = await Deno.readTextFile(new URL("../.env.sample", import.meta.url));
-  for (const name of ENV_VARS) assert.ok(sample.includes(`${name}=`), `${name} in .env.sample`);
+  for (const name of names) assert.ok(sample.includes(`${name}=`), `${name} in .env.sample`);
+});
+
+Deno.test("config: placeholder values copied from an example are refused, naming the variable", () => {
+  const cases: [Record<string, string>, string][] = [
+    [{ SLACK_BOT_TOKEN: "xoxb-…" }, "SLACK_BOT_TOKEN"],
+    [{ SLACK_BOT_TOKEN: "xoxb-..." }, "SLACK_BOT_TOKEN"],
+    [{ GETDX_API_KEY: "changeme" }, "GETDX_API_KEY"],
+    [{ RELAY_ADMIN_TOKEN: "<admin token here>" }, "RELAY_ADMIN_TOKEN"],
+    [{ WEBHOOK_SECRET: "whsec_..." }, "WEBHOOK_SECRET"],
+    [{ CODER_URL: "https://coder.example.com/..." }, "CODER_URL"],
+  ];
+  for (const [env, name] of cases) {
+    assert.throws(() => parseConfig(env), (err: Error) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, new RegExp(`${name}: looks like a placeholder`));
+      assert.ok(!err.message.includes("xoxb"), "the value is not echoed");
+      // One line per variable: the schema's own complaint about it is not repeated.
+      assert.equal(err.message.split(name).length - 1, 1, err.message);
+      return true;
+    });
+  }
+  // Real values that merely contain dots or angle brackets somewhere are fine.
+  const ok = parseConfig({
+    GETDX_API_KEY: "dx.key.with.dots",
+    SLACK_USERNAME: "Coder <bot>",
+    RELAY_STORE: "../data/relay.kv",
+  });
+  assert.equal(ok.platformx.apiKey, "dx.key.with.dots");
+});
+
+Deno.test("config: RELAY_ALLOW_PRIVATE_DESTINATIONS entries are checked, the variable named", () => {
+  assert.throws(
+    () => parseConfig({ RELAY_ALLOW_PRIVATE_DESTINATIONS: "10.0.0.0/8, 300.1.2.3/40" }),
+    /RELAY_ALLOW_PRIVATE_DESTINATIONS: "300\.1\.2\.3\/40" is neither/,
+  );
+  const c = parseConfig({ RELAY_ALLOW_PRIVATE_DESTINATIONS: "10.0.0.0/8,hooks.internal" });
+  assert.deepEqual(c.allowPrivateDestinations.hosts, ["hooks.internal"]);
+  assert.equal(parseConfig({}).allowPrivateDestinations.ranges.length, 0);
 });

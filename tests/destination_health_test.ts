@@ -59,6 +59,11 @@ Deno.test("gone destination: later messages are stored (202) and held across a r
     await using relay = await startRelayProcess(env);
     const p = await adminCall(relay.url, "GET", "/api/v1/pause");
     assert.match(p.json.disabled_destinations.webhook.reason, /410/, "survives a restart");
+    // The console's overview shows the persisted health, not a replica's memory.
+    const stats = await adminCall(relay.url, "GET", "/api/v1/stats?minutes=5");
+    const hook = stats.json.destinations.find((d: { id: string }) => d.id === "webhook");
+    assert.equal(hook.state, "disabled");
+    assert.match(hook.reason, /410/);
     await sleep(300);
     assert.equal(receiver.seen.length, 1, "still held after the restart");
     gone = false;

@@ -86,12 +86,18 @@ const LAYERS: readonly (readonly string[])[] = [
     "store/pg_immediates.ts",
     "store/pg_schema.ts",
     "presets/", // data: the webhook templates shipped as JSON
+    "text/",
+    "redact.ts",
+    "log_format.ts",
+    "log_limit.ts",
+    "net/", // the address guard and the guarded fetch for admin-API destinations
   ],
   // contracts: what a store and a sink are, and the sinks' shared HTTP client
   [
     "store/store.ts",
     "store/records.ts",
     "store/rules.ts",
+    "store/stats.ts",
     "sinks/sink.ts",
     "sinks/http.ts",
     "sinks/fields.ts",
@@ -99,19 +105,15 @@ const LAYERS: readonly (readonly string[])[] = [
   ],
   ["identity.ts", "sinks/slack_message.ts", "sinks/type.ts"],
   // implementations: destination types, store backends, metrics
-  ["sinks/", "store/kv", "store/pg_", "store/postgres.ts", "metrics.ts"],
+  ["sinks/", "store/kv", "store/pg_", "store/postgres.ts", "store/circuit.ts", "metrics.ts"],
   // the registry and configuration
-  [
-    "destinations/registry.ts",
-    "destinations/destination.ts",
-    "config_file.ts",
-    "config.ts",
-  ],
-  ["store/open.ts", "healthcheck.ts"],
+  ["destinations/registry.ts", "destinations/destination.ts", "config_file.ts", "config.ts"],
+  ["store/open.ts", "healthcheck.ts", "startup_warnings.ts"],
   // running parts: the destination set, delivery, the HTTP surface
   ["destinations/", "delivery/", "http/"],
-  // then the admin API, the wiring, the server, the command line
+  // then the admin API, the console over it, the wiring, the server, the command line
   ["admin/"],
+  ["console/"],
   ["app.ts"],
   ["serve.ts", "cron.ts"],
   ["cli/"],

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createBreaker, OUTAGE_AFTER, OUTAGE_MAX_PAUSE_MS } from "../src/delivery/breaker.ts";
 import { steadyClock } from "../src/delivery/clock.ts";
-import { decide, type RetrySettings } from "../src/delivery/policy.ts";
+import { decide, healthSignal, type RetrySettings } from "../src/delivery/policy.ts";
 import { allowance, burstOf, refill, spend, untilNextMs } from "../src/delivery/rate.ts";
 
 const S: RetrySettings = { maxAttempts: 5, retryMinMs: 1000, retryMaxMs: 60_000 };
@@ -113,12 +113,43 @@ Deno.test("policy: 410 Gone fails the message and disables the destination, with
   assert.equal(d.disable, "HTTP 410 Gone");
 });
 
+Deno.test("policy: a request never sent fails its message but says nothing about the destination", () => {
+  const notSent = decide(
+    {
+      result: {
+        state: "permanent_failure",
+        reason: "request not sent: invalid header value",
+        notSent: true,
+      },
+      attempt: 1,
+      at: AT,
+      counts: true,
+    },
+    S,
+    top,
+  );
+  assert.equal(notSent.outcome.state, "permanent_failure");
+  assert.equal(notSent.signal, "none", "a poison message must not count towards an outage");
+  assert.equal(notSent.disable, undefined);
+  assert.equal(healthSignal({ state: "permanent_failure", reason: "HTTP 400", status: 400 }), "up");
+  assert.equal(healthSignal({ state: "temporary_failure", reason: "HTTP 503" }), "down");
+  assert.equal(healthSignal({ state: "unknown", reason: "timeout" }), "none");
+  assert.equal(healthSignal({ state: "sent", status: 200 }), "up");
+  // Many in a row leave an outage count where it was: no pause, and the next failure does not trip.
+  const b = createBreaker({ retryMinMs: 1000, retryMaxMs: 60_000 }, top);
+  for (let i = 0; i < OUTAGE_AFTER - 1; i++) b.observe("px", "down", undefined, AT);
+  for (let i = 0; i < 30; i++) {
+    assert.equal(b.observe("px", notSent.signal, undefined, AT), undefined);
+  }
+  assert.ok(b.observe("px", "down", undefined, AT), "the count was neither reset nor raised");
+});
+
 Deno.test("breaker: pauses after failures in a row, growing, capped; any answer resets it", () => {
   const b = createBreaker(S, top);
   for (let i = 1; i < OUTAGE_AFTER; i++) {
-    assert.equal(b.observe("px", "temporary_failure", undefined, AT), undefined);
+    assert.equal(b.observe("px", "down", undefined, AT), undefined);
   }
-  assert.deepEqual(b.observe("px", "temporary_failure", undefined, AT), {
+  assert.deepEqual(b.observe("px", "down", undefined, AT), {
     kind: "outage",
     ms: 1000,
     failures: OUTAGE_AFTER,
@@ -126,21 +157,21 @@ Deno.test("breaker: pauses after failures in a row, growing, capped; any answer 
   assert.equal(b.isPaused("px", AT + 999), true);
   assert.equal(b.isPaused("slack", AT), false, "per destination");
   assert.equal(
-    b.observe("px", "temporary_failure", undefined, AT + 500),
+    b.observe("px", "down", undefined, AT + 500),
     undefined,
     "one pause at a time",
   );
-  assert.deepEqual(b.observe("px", "temporary_failure", undefined, AT + 1000), {
+  assert.deepEqual(b.observe("px", "down", undefined, AT + 1000), {
     kind: "outage",
     ms: 4000,
     failures: 5,
   });
-  for (let i = 0; i < 20; i++) b.observe("px", "temporary_failure", undefined, AT + 1e6 * (i + 1));
+  for (let i = 0; i < 20; i++) b.observe("px", "down", undefined, AT + 1e6 * (i + 1));
   assert.ok(b.paused(AT + 2e7).get("px")! - (AT + 2e7) <= OUTAGE_MAX_PAUSE_MS);
-  b.observe("px", "unknown", undefined, AT + 3e7);
-  b.observe("px", "sent", undefined, AT + 3e7);
+  b.observe("px", "none", undefined, AT + 3e7);
+  b.observe("px", "up", undefined, AT + 3e7);
   assert.equal(
-    b.observe("px", "temporary_failure", undefined, AT + 4e7),
+    b.observe("px", "down", undefined, AT + 4e7),
     undefined,
     "reset by an answer",
   );
@@ -148,7 +179,7 @@ Deno.test("breaker: pauses after failures in a row, growing, capped; any answer 
 
 Deno.test("breaker: Retry-After pauses the destination for that long at once", () => {
   const b = createBreaker(S, top);
-  assert.deepEqual(b.observe("px", "temporary_failure", 5000, AT), {
+  assert.deepEqual(b.observe("px", "down", 5000, AT), {
     kind: "retry_after",
     ms: 5000,
   });

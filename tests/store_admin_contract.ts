@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import {
   DELETED_DESTINATION_REASON,
+  type DeliveryRecord,
   NOT_PAUSED,
   type Outcome,
   type Store,
@@ -101,14 +102,25 @@ export function storeAdminContract(name: string, open: () => Promise<Store>) {
     await settle(store, "b", "x1", 1100, "permanent_failure");
     await settle(store, "a", "x2", 1100, "unknown");
     await settle(store, "a", "x3", 1100, "sent");
-    assert.equal(await store.retryFailed("a", 2000), 2);
-    assert.equal(await store.retryFailed("a", 2001), 0);
-    assert.equal(await store.retryFailed("b", 2001), 1);
+    assert.deepEqual((await store.retryFailed("a", 2000)).toSorted(), ["x1", "x2"]);
+    assert.deepEqual(await store.retryFailed("a", 2001), []);
+    assert.deepEqual(await store.retryFailed("b", 2001), ["x1"]);
     await settle(store, "a", "x1", 2100, "permanent_failure");
     await settle(store, "b", "x1", 2100, "sent");
     await settle(store, "a", "x2", 2100, "unknown");
+    const seen: string[] = [];
+    const skipX1 = (d: DeliveryRecord) => {
+      seen.push(`${d.msgId}:${d.state}`);
+      return Promise.resolve(d.msgId === "x1");
+    };
+    assert.deepEqual(await store.retryFailed("a", 2200, skipX1), ["x2"], "x1 is left as it is");
+    assert.deepEqual(seen.toSorted(), ["x1:permanent_failure", "x2:unknown"]);
+    assert.deepEqual(await store.retryFailed("a", 2201, skipX1), [], "and asked about again");
+    const x1 = await store.getMessage("x1");
+    assert.equal(x1?.deliveries.find((d) => d.destination === "a")?.state, "permanent_failure");
+    await settle(store, "a", "x2", 2300, "unknown");
     assert.equal(await store.purge(5000), 3);
-    assert.equal(await store.retryFailed("a", 6000), 0, "purge clears the failed index");
+    assert.deepEqual(await store.retryFailed("a", 6000), [], "purge clears the failed index");
   });
 
   test("queueStats counts deliveries not yet final and the oldest receipt", async (store) => {
@@ -131,7 +143,7 @@ export function storeAdminContract(name: string, open: () => Promise<Store>) {
     for (let i = 0; i < 30; i++) await put(store, `s${i}`, 1000 + i, ["a"]);
     for (let i = 0; i < 10; i++) await settle(store, "a", `s${i}`, 1100, "permanent_failure");
     assert.deepEqual((await store.queueStats()).get("a"), { depth: 20, oldestReceivedAt: 1010 });
-    assert.equal(await store.retryFailed("a", 2000), 10);
+    assert.equal((await store.retryFailed("a", 2000)).length, 10);
     assert.deepEqual((await store.queueStats()).get("a"), { depth: 30, oldestReceivedAt: 1000 });
     await settle(store, "a", "s10", 2100, "sent");
     const sent = await store.listMessages({ state: "sent", destination: "a" }, { limit: 50 });
@@ -244,7 +256,7 @@ export function storeAdminContract(name: string, open: () => Promise<Store>) {
     );
     assert.deepEqual(await store.retry("m2", undefined, 30), []);
     assert.deepEqual(await store.retry("m3", "gone", 30), []);
-    assert.equal(await store.retryFailed("gone", 30), 0);
+    assert.deepEqual(await store.retryFailed("gone", 30), []);
     assert.equal(await store.closeDeliveries("gone", 40), 0);
   });
 

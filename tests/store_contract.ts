@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { type AcceptInput, HISTORY_LIMIT, type Lease, type Store } from "../src/store/store.ts";
+import { statsContract } from "./stats_contract.ts";
 
 /** An empty store for one test, plus more handles on the same data (as more replicas hold). */
 export interface StoreFixture extends AsyncDisposable {
@@ -413,6 +414,7 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
       leases.filter((_, i) => i % 2 === 0 && i !== staleIndex).length,
     );
   });
+  statsContract(test);
 }
 
 /** Stores a message with `first`, closes it, and checks that the store `reopen` returns has it all. */

@@ -6,8 +6,10 @@
  *
  * @module
  */
+import { escapeControl } from "../text/control.ts";
 import { Hono } from "hono";
 import { z } from "zod";
+import { KNOWN_NOTIFICATIONS, matchesFilter } from "../coder.ts";
 import type { Destination } from "../destinations/destination.ts";
 import { readBody } from "../http/body.ts";
 import { HttpError, invalidInput } from "../http/errors.ts";
@@ -21,7 +23,9 @@ import type {
   SubscriptionRecord,
   Subscriptions,
 } from "../store/store.ts";
+import type { StatsStore } from "../store/stats.ts";
 import {
+  changedFields,
   configuredDestinationJson,
   parseSubscription,
   patchSubscription,
@@ -30,14 +34,32 @@ import {
   unknownEventWarnings,
 } from "./subscriptions.ts";
 import { preview, PreviewSchema } from "./preview.ts";
+import { replayFailed } from "./replay.ts";
 import { sendTest } from "./test_send.ts";
-import { deliveryJson, messageJson, MessageQuerySchema, pauseJson } from "./views.ts";
+import type { AddressAllowlist } from "../net/address_guard.ts";
+import { destinationUrlIssues } from "../net/destination_urls.ts";
+import {
+  MessageQuerySchema,
+  PurgeSchema,
+  RetryFailedSchema,
+  TargetSchema,
+  TestSendSchema,
+} from "./schemas.ts";
+import { createStatsRoutes } from "./stats.ts";
+import { deliveryJson, messageJson, pauseJson } from "./views.ts";
 
 /** What the admin API needs. */
 export interface AdminDeps {
   /** Everything but the delivery loop's leases: inspection, replay, settings, subscriptions. */
-  readonly store: MessageLog & Settings & Subscriptions & Pick<Outbox, "purge">;
+  readonly store:
+    & MessageLog
+    & Settings
+    & Subscriptions
+    & StatsStore
+    & Pick<Outbox, "purge" | "getBody">;
   readonly destinations: DestinationSet;
+  /** Private addresses subscriptions may target (`RELAY_ALLOW_PRIVATE_DESTINATIONS`). */
+  readonly allowPrivate: AddressAllowlist;
   /** The pause switches changed: the worker re-reads them. */
   readonly onPauseChanged: () => void;
   /** Deliveries were re-queued: the worker looks at once. */
@@ -57,15 +79,17 @@ async function readJson<T extends z.ZodType>(req: Request, schema: T): Promise<z
     try {
       json = JSON.parse(new TextDecoder().decode(bytes));
     } catch (err) {
-      throw new HttpError(400, "invalid_body", `body is not valid JSON: ${(err as Error).message}`);
+      throw new HttpError(
+        400,
+        "invalid_body",
+        `body is not valid JSON: ${escapeControl((err as Error).message)}`,
+      );
     }
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw invalidInput("invalid_body", issuesOf(parsed.error));
   return parsed.data;
 }
-
-const TargetSchema = z.object({ destination: z.string().trim().min(1).optional() });
 
 function query<T extends z.ZodType>(url: string, schema: T): z.output<T> {
   const params = Object.fromEntries(new URL(url).searchParams);
@@ -82,8 +106,12 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
   const app = new Hono({ strict: false });
 
   async function destinationById(id: string): Promise<Destination> {
-    const found = (await deps.destinations.list()).find((d) => d.id === id);
-    if (!found) throw new HttpError(404, "not_found", `no destination "${id}"`);
+    const all = await deps.destinations.list();
+    const found = all.find((d) => d.id === id);
+    if (!found) {
+      const known = all.map((d) => d.id).join(", ");
+      throw new HttpError(404, "not_found", `no destination "${id}" (known: ${known})`);
+    }
     return found;
   }
 
@@ -111,6 +139,8 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     };
     // Refuses a type or configuration this build cannot deliver to, before anything is stored.
     deps.destinations.build(sub);
+    const blocked = await destinationUrlIssues(sub.configuration, deps.allowPrivate);
+    if (blocked.length) throw invalidInput("destination_not_allowed", blocked);
     await deps.store.putSubscription(sub);
     await deps.destinations.reload();
     // An edit re-enables a destination its sink had reported gone: its held deliveries go out.
@@ -122,7 +152,9 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
       id: sub.id,
       type: sub.type,
       name: sub.name,
-      action: current ? "updated" : "created",
+      action: current
+        ? `updated: ${changedFields(current, sub).join(", ") || "nothing changed"}`
+        : "created",
     });
     const warnings = unknownEventWarnings(sub.eventTypes);
     return { ...subscriptionJson(sub), ...(warnings.length ? { warnings } : {}) };
@@ -180,9 +212,13 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     const dest = await destinationById(c.req.param("id"));
     const { email } = await readJson(
       c.req.raw,
-      z.object({ email: z.email("expected an email address").optional() }),
+      TestSendSchema,
     );
     const outcome = await sendTest(dest, deps.now, email);
+    log.info("test notification to {destination}: {state}", {
+      destination: dest.id,
+      state: outcome.state,
+    });
     return c.json({ ok: outcome.state === "sent", ...outcome });
   });
 
@@ -201,18 +237,24 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
   app.post("/messages/retry", async (c) => {
     const { destination } = await readJson(
       c.req.raw,
-      z.object({ destination: z.string().trim().min(1, "must not be empty") }),
+      RetryFailedSchema,
     );
-    await destinationById(destination);
-    const requeued = await deps.store.retryFailed(destination, deps.now());
-    if (requeued > 0) deps.onRequeued();
-    log.info("re-queued {requeued} failed deliveries to {destination}", { requeued, destination });
-    return c.json({ destination, requeued });
+    const { requeued, skipped } = await replayFailed(
+      deps.store,
+      await destinationById(destination),
+      deps.now(),
+    );
+    if (requeued.length > 0) deps.onRequeued();
+    log.info(
+      "re-queued {requeued} failed deliveries to {destination}; {skipped} left failed: they cannot succeed as configured",
+      { requeued: requeued.length, destination, skipped: skipped.length },
+    );
+    return c.json({ destination, requeued: requeued.length, msg_ids: requeued, skipped });
   });
   app.post("/messages/purge", async (c) => {
     const { older_than_days: days } = await readJson(
       c.req.raw,
-      z.object({ older_than_days: z.number().min(0, "must not be negative") }),
+      PurgeSchema,
     );
     const purged = await deps.store.purge(deps.now() - days * 86_400_000);
     log.info("purged {purged} messages older than {days} days", { purged, days });
@@ -254,6 +296,19 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     });
     return c.json({ msg_id: msgId, requeued: requeued.map((d) => deliveryJson(d, false)) });
   });
+
+  app.get("/event-types", async (c) => {
+    const destinations = await deps.destinations.list();
+    return c.json({
+      event_types: KNOWN_NOTIFICATIONS.map((name) => ({
+        name,
+        destinations: destinations.filter((d) => matchesFilter(d.events, name)).map((d) => d.id),
+      })),
+      next_cursor: null,
+    });
+  });
+
+  app.route("/", createStatsRoutes(deps));
 
   // Pause and resume: accepting continues; deliveries wait in the store.
   app.get("/pause", async (c) => c.json(pauseJson(await deps.store.getPause())));

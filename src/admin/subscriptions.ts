@@ -6,40 +6,19 @@
  *
  * @module
  */
-import { z } from "zod";
 import { describeFilter, KNOWN_NOTIFICATIONS, normalizeName } from "../coder.ts";
 import type { Destination } from "../destinations/destination.ts";
-import { deliverySettingsJson, DeliverySettingsSchema } from "../destinations/delivery.ts";
+import { deliverySettingsJson } from "../destinations/delivery.ts";
 import {
   type DestinationTypeName,
   destinationTypeOf,
   SECRET_FIELDS,
-  TYPE_NAMES,
 } from "../destinations/registry.ts";
 import { invalidInput } from "../http/errors.ts";
 import { issuesOf } from "../issues.ts";
+import { redactUrl } from "../redact.ts";
 import type { SubscriptionRecord } from "../store/store.ts";
-
-/** The body of `POST`/`PUT /api/v1/webhooks/` before per-type checks. */
-const SubscriptionBodySchema = z.object({
-  name: z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters"),
-  event_types: z.array(z.string().trim().min(1, "must not be empty")).min(
-    1,
-    'list at least one notification name, or "*" for all',
-  ),
-  type: z.enum(TYPE_NAMES, { error: `expected one of ${TYPE_NAMES.join(", ")}` }),
-  configuration: z.record(z.string(), z.unknown()),
-  enabled: z.boolean().default(true),
-  /** Its own concurrency, rate limit and retry schedule; null or absent: the relay's defaults. */
-  delivery: DeliverySettingsSchema.nullable().optional(),
-  /** Accepted for CloudTruth compatibility, never required. */
-  organization: z.string().trim().optional(),
-});
-
-/** The same fields, all optional, for `PATCH`. `configuration` keys merge; `null` removes one. */
-const SubscriptionPatchSchema = SubscriptionBodySchema.partial().extend({
-  enabled: z.boolean().optional(),
-});
+import { SubscriptionBodySchema, SubscriptionPatchSchema } from "./schemas.ts";
 
 /** What a valid request produces: the record's editable fields. */
 export type SubscriptionFields = Pick<
@@ -110,6 +89,9 @@ function storedDelivery(sub: SubscriptionRecord): Record<string, unknown> | unde
   return sub.delivery ? deliverySettingsJson(sub.delivery) : undefined;
 }
 
+/** Configuration URLs shown with their credentials redacted. */
+const URL_FIELDS = ["url", "api_url"];
+
 function keepSecrets(
   type: DestinationTypeName,
   next: Record<string, unknown>,
@@ -118,6 +100,10 @@ function keepSecrets(
   const out = { ...next };
   for (const field of SECRET_FIELDS[type]) {
     if (stored[field] !== undefined) out[field] = keepSecret(out[field], stored[field]);
+  }
+  for (const field of URL_FIELDS) {
+    const url = stored[field];
+    if (typeof url === "string" && out[field] === redactUrl(url)) out[field] = url;
   }
   return out;
 }
@@ -171,6 +157,13 @@ export function subscriptionJson(sub: SubscriptionRecord): Record<string, unknow
       configuration[field] = redactValue(configuration[field]);
     }
   }
+  // A URL's password and `?token=` are credentials even where the URL itself is not secret.
+  for (const field of URL_FIELDS) {
+    const value = configuration[field];
+    if (typeof value === "string" && value.startsWith("http")) {
+      configuration[field] = redactUrl(value);
+    }
+  }
   return {
     id: sub.id,
     name: sub.name,
@@ -201,4 +194,27 @@ export function configuredDestinationJson(d: Destination): Record<string, unknow
     read_only: true,
     ...(d.description ? { description: d.description } : {}),
   };
+}
+
+/**
+ * The fields an update changed, by their API names; configuration keys by name alone, so the
+ * operator log says what changed without ever showing a value (they may be secrets).
+ */
+export function changedFields(before: SubscriptionFields, after: SubscriptionFields): string[] {
+  const out: string[] = [];
+  if (before.name !== after.name) out.push("name");
+  if (before.type !== after.type) out.push("type");
+  if (JSON.stringify(before.eventTypes) !== JSON.stringify(after.eventTypes)) {
+    out.push("event_types");
+  }
+  if (before.enabled !== after.enabled) out.push("enabled");
+  if (before.organization !== after.organization) out.push("organization");
+  if (JSON.stringify(before.delivery) !== JSON.stringify(after.delivery)) out.push("delivery");
+  const keys = new Set([...Object.keys(before.configuration), ...Object.keys(after.configuration)]);
+  for (const key of [...keys].sort()) {
+    if (JSON.stringify(before.configuration[key]) !== JSON.stringify(after.configuration[key])) {
+      out.push(`configuration.${key}`);
+    }
+  }
+  return out;
 }

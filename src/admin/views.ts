@@ -1,18 +1,15 @@
 /**
  * How messages, deliveries and pause switches look from outside: the admin API's JSON and the
- * CLI's `--json` share these presenters and the message query schema, so the CLI needs no router.
+ * CLI's `--json` share these presenters (and `schemas.ts`), so the CLI needs no router.
  *
  * @module
  */
-import { z } from "zod";
-import type {
-  DeliveryRecord,
-  DeliveryState,
-  MessageWithDeliveries,
-  PauseState,
-} from "../store/store.ts";
+import { redactText } from "../redact.ts";
+import type { DeliveryRecord, MessageWithDeliveries, PauseState } from "../store/store.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
+/** A stored reason as shown: secrets and emails hidden (reasons stored by older versions too). */
+const reason = (r: string | undefined) => r === undefined ? null : redactText(r);
 
 /** A delivery as the API shows it; `history` only on the single-message view. */
 export function deliveryJson(d: DeliveryRecord, withHistory: boolean): Record<string, unknown> {
@@ -25,7 +22,7 @@ export function deliveryJson(d: DeliveryRecord, withHistory: boolean): Record<st
       ? iso(d.nextAttemptAt)
       : null,
     updated_at: iso(d.updatedAt),
-    status_reason: d.statusReason ?? null,
+    status_reason: reason(d.statusReason),
     ...(withHistory
       ? {
         history: d.history.map((a) => ({
@@ -33,7 +30,7 @@ export function deliveryJson(d: DeliveryRecord, withHistory: boolean): Record<st
           state: a.state,
           status_code: a.status ?? null,
           latency_ms: a.latencyMs,
-          status_reason: a.reason ?? null,
+          status_reason: reason(a.reason),
         })),
       }
       : {}),
@@ -58,40 +55,10 @@ export function pauseJson(p: PauseState) {
     paused_destinations: p.destinations,
     // Destinations a sink reported gone: their deliveries are held until edited or resumed.
     disabled_destinations: Object.fromEntries(
-      Object.entries(p.disabled ?? {}).map(([id, h]) => [id, { reason: h.reason, at: iso(h.at) }]),
+      Object.entries(p.disabled ?? {}).map((
+        [id, h],
+      ) => [id, { reason: reason(h.reason), at: iso(h.at) }]),
     ),
     updated_at: p.updatedAt ? iso(p.updatedAt) : null,
   };
 }
-
-const STATES = [
-  "pending",
-  "leased",
-  "sent",
-  "temporary_failure",
-  "permanent_failure",
-  "unknown",
-  "deduplicated",
-] as const satisfies readonly DeliveryState[];
-
-/** A time as ISO 8601 or ms since epoch. */
-const time = z.string().trim().transform((s, ctx) => {
-  const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
-  if (Number.isNaN(ms)) {
-    ctx.addIssue({ code: "custom", message: "expected an ISO 8601 time or ms since epoch" });
-    return z.NEVER;
-  }
-  return ms;
-});
-
-/** `GET /messages` query parameters. */
-export const MessageQuerySchema = z.object({
-  state: z.enum(STATES, { error: `expected one of ${STATES.join(", ")}` }).optional(),
-  destination: z.string().trim().min(1).optional(),
-  event: z.string().trim().min(1).optional(),
-  since: time.optional(),
-  until: time.optional(),
-  limit: z.string().regex(/^\d+$/, "expected a whole number").transform(Number)
-    .pipe(z.number().int().min(1).max(500)).default(50),
-  cursor: z.string().min(1).optional(),
-});

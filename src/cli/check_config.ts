@@ -11,6 +11,7 @@ import { storeBackend } from "../store/open.ts";
 import {
   type CliContext,
   type Command,
+  COMMON_HELP,
   configuredAndStored,
   EXIT,
   parse,
@@ -21,8 +22,16 @@ import {
 /** The command. */
 export const checkConfig: Command = {
   name: "check-config",
-  usage:
-    "main.ts check-config [--online]        validate the configuration; --online tests credentials",
+  summary: "validate the configuration and list the destinations; --online tests credentials",
+  usage: "main.ts check-config [--online]",
+  help: `Flags:
+  --online          also ask each destination whether its credentials work, without
+                    delivering anything (PlatformX: an empty event; Slack: auth.test;
+                    Coder: the session token); types with no such check say "not checked"
+${COMMON_HELP}
+
+Exit 0 when the configuration is valid (and, with --online, every check passed), 1 when an
+online check failed, 78 when a variable is invalid (it is named).`,
   run,
 };
 
@@ -38,7 +47,7 @@ async function run(args: string[], cli: CliContext): Promise<number> {
       probe: flags.online
         ? d.sink.probe
           ? await d.sink.probe()
-          : { ok: true, detail: "no online check for this type" }
+          : { ok: null, detail: `no online check for ${d.type} without delivering a message` }
         : undefined,
     });
   }
@@ -82,9 +91,13 @@ async function run(args: string[], cli: CliContext): Promise<number> {
         `destination ${d.id} (${d.type}, ${d.source}${d.enabled ? "" : ", disabled"}): ${
           d.events.join(", ")
         }${d.description ? ` — ${d.description}` : ""}${
-          d.online ? `\n  online: ${d.online.ok ? "ok" : "FAILED"}: ${d.online.detail}` : ""
+          d.online ? `\n  online: ${onlineWord(d.online.ok)}: ${d.online.detail}` : ""
         }`
       ),
     ].join("\n"));
   return ok ? EXIT.ok : EXIT.failure;
+}
+
+function onlineWord(ok: boolean | null): string {
+  return ok === null ? "not checked" : ok ? "ok" : "FAILED";
 }

@@ -21,17 +21,21 @@ export const EXIT = { ok: 0, failure: 1, usage: 64, config: 78 } as const;
 
 /** What the dispatcher hands a command besides its arguments. */
 export interface CliContext {
-  /** Prints the usage text; returns the exit status for `--help`. */
+  /** Prints this command's help; returns the exit status for `--help`. */
   help(): number;
 }
 
 /**
- * One command: its name on the command line, its lines of the usage text (continuation lines
- * indented relative to `main.ts`), and what it does with the arguments after its name.
+ * One command: its name on the command line, a one-line summary for the command list, its
+ * synopsis (`main.ts messages list [--state S] …`, one form per line, printed with a usage error),
+ * its help (the flags and the values they take, for `<command> --help` and `help <command>`), and
+ * what it does with the arguments after its name.
  */
 export interface Command {
   readonly name: string;
+  readonly summary: string;
   readonly usage: string;
+  readonly help: string;
   /**
    * Returns the exit status. Throws {@linkcode UsageError} (64), `ConfigError` (78) or
    * {@linkcode OperationError} (1); the dispatcher prints them.
@@ -39,20 +43,31 @@ export interface Command {
   run(args: string[], cli: CliContext): Promise<number>;
 }
 
-/** A bad command line: printed with the usage, exit 64. */
+/** A bad command line: printed with the command's usage, exit 64. */
 export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** The operation failed (not found, nothing to retry, a send failed): exit 1. */
+/**
+ * The operation failed (not found, nothing to retry, a send failed): exit 1. `code` is the
+ * machine-readable `error` of `--json` output (the admin API's code when it came from there).
+ */
 export class OperationError extends Error {
   override name = "OperationError";
+  constructor(message: string, readonly code = "failed") {
+    super(message);
+  }
 }
 
 /** Parsed flags: strings, booleans, or absent. */
 export type Flags = Record<string, string | boolean | undefined>;
 
 const COMMON = { json: { type: "boolean" }, help: { type: "boolean", short: "h" } } as const;
+
+/** Help lines for the flags every command takes. */
+export const COMMON_HELP = `  --json            print one JSON document on stdout, errors included
+                    ({"error": code, "message": text})
+  -h, --help        this help`;
 
 /** Parses a command's arguments; every command also takes `--json` and `--help`. */
 export function parse(args: string[], options: Record<string, { type: "string" | "boolean" }>) {
@@ -65,7 +80,8 @@ export function parse(args: string[], options: Record<string, { type: "string" |
     });
     return { flags: values as Flags, positionals };
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    // node:util's wording, cut to its first sentence: "Unknown option '--colour'".
+    throw new UsageError((err as Error).message.split(/\. (?=[A-Z])/)[0]);
   }
 }
 
@@ -85,12 +101,13 @@ export async function withStore<T>(config: Config, fn: (store: Store) => Promise
   const backend = storeBackend(config.store);
   if (!backend.persistent) {
     throw new ConfigError(
-      `RELAY_STORE is ${backend.label}; these commands need the relay's store file`,
+      `RELAY_STORE is ${backend.label}; these commands need the relay's store file, or --url`,
     );
   }
   if (await backend.probe() === "absent") {
     throw new ConfigError(
-      `RELAY_STORE: no store at ${config.store} (run this where the relay runs, with its settings)`,
+      `RELAY_STORE: no store at ${config.store} (run this where the relay runs, with its ` +
+        "settings, or reach the relay with --url and --token)",
     );
   }
   const store = await backend.open(config);

@@ -11,8 +11,12 @@ import { type Command, EXIT, UsageError } from "./common.ts";
 /** The command. */
 export const serve: Command = {
   name: "serve",
-  usage: "main.ts [serve]                       start the relay (default; `deno task start`)",
-  async run(args) {
+  summary: "start the relay (the default command; `deno task start`)",
+  usage: "main.ts [serve]",
+  help: "Takes no flags: the relay reads its configuration from the environment and .env\n" +
+    "(README.md lists every variable). Stop it with SIGTERM or SIGINT.",
+  async run(args, cli) {
+    if (args.length === 1 && (args[0] === "--help" || args[0] === "-h")) return cli.help();
     if (args.length > 0) throw new UsageError(`serve takes no arguments`);
     const config = await loadConfig();
     await setupLogging(config);

@@ -9,6 +9,7 @@ import { parseEnvelope } from "../http/receiver.ts";
 import {
   type CliContext,
   type Command,
+  COMMON_HELP,
   configuredAndStored,
   EXIT,
   OperationError,
@@ -21,8 +22,16 @@ import {
 /** The command. */
 export const transform: Command = {
   name: "transform",
-  usage: `main.ts transform <file>               what each destination would receive for a Coder
-                                       webhook body: bodies and headers (no network)`,
+  summary:
+    "what each destination would receive for a Coder webhook body: bodies and headers (no network)",
+  usage: "main.ts transform <file>",
+  help: `Arguments:
+  <file>            a Coder webhook body (JSON), as Coder POSTs it
+Flags:
+${COMMON_HELP}
+
+Uses the configured destinations (environment, RELAY_CONFIG, and the store's subscriptions when
+RELAY_STORE exists) and their offline previews; nothing is sent.`,
   run,
 };
 

@@ -8,6 +8,7 @@
  * @module
  */
 import { backoffMs } from "./backoff.ts";
+import type { HealthSignal } from "./policy.ts";
 
 /** Temporary failures in a row after which a destination counts as down. */
 export const OUTAGE_AFTER = 3;
@@ -24,12 +25,12 @@ export interface Breaker {
   /** Whether the destination is paused at `now`. */
   isPaused(destination: string, now: number): boolean;
   /**
-   * Takes one attempt's result state into account; returns the pause it started, if any.
-   * `unknown` neither trips nor resets it: it says nothing about whether the destination is up.
+   * Takes one attempt's health signal ({@linkcode HealthSignal}) into account; returns the pause it
+   * started, if any. `none` neither trips nor resets it.
    */
   observe(
     destination: string,
-    state: string,
+    signal: HealthSignal,
     retryAfterMs: number | undefined,
     at: number,
   ): PauseCause | undefined;
@@ -46,9 +47,9 @@ export function createBreaker(
   const failuresInARow = new Map<string, number>();
   return {
     isPaused: (destination, now) => (pausedUntil.get(destination) ?? 0) > now,
-    observe(destination, state, retryAfterMs, at) {
-      if (state !== "temporary_failure") {
-        if (state !== "unknown") failuresInARow.delete(destination);
+    observe(destination, signal, retryAfterMs, at) {
+      if (signal !== "down") {
+        if (signal === "up") failuresInARow.delete(destination);
         return undefined;
       }
       const failures = (failuresInARow.get(destination) ?? 0) + 1;

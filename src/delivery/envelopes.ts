@@ -9,21 +9,27 @@
 import { type Envelope, EnvelopeSchema } from "../coder.ts";
 import type { Outbox } from "../store/store.ts";
 
-/** Envelopes by `msg_id`. */
-export interface EnvelopeCache {
-  /** The message's envelope, or undefined when its body is gone or no longer a Coder webhook. */
-  get(msgId: string): Promise<Envelope | undefined>;
-  /** Remembers an envelope already parsed (a message just accepted). */
-  set(envelope: Envelope): void;
+/** A stored message, parsed, with the text Coder sent (forwarded verbatim where it can be). */
+export interface LoadedMessage {
+  readonly envelope: Envelope;
+  readonly text: string;
 }
 
-/** Creates an empty cache of at most `maxEntries` envelopes over `store`'s bodies. */
+/** Parsed messages by `msg_id`. */
+export interface EnvelopeCache {
+  /** The message, or undefined when its body is gone or no longer a Coder webhook. */
+  get(msgId: string): Promise<LoadedMessage | undefined>;
+  /** Remembers a message already parsed (one just accepted). */
+  set(message: LoadedMessage): void;
+}
+
+/** Creates an empty cache of at most `maxEntries` messages over `store`'s bodies. */
 export function createEnvelopeCache(
   store: Pick<Outbox, "getBody">,
   maxEntries = 1024,
 ): EnvelopeCache {
-  const cached = new Map<string, Promise<Envelope | undefined>>();
-  const put = (msgId: string, p: Promise<Envelope | undefined>) => {
+  const cached = new Map<string, Promise<LoadedMessage | undefined>>();
+  const put = (msgId: string, p: Promise<LoadedMessage | undefined>) => {
     if (cached.size >= maxEntries) cached.delete(cached.keys().next().value!);
     cached.set(msgId, p);
   };
@@ -34,19 +40,24 @@ export function createEnvelopeCache(
       const p = load(store, msgId);
       put(msgId, p);
       // A body that is missing, or a read that failed, is not remembered: the next send reads again.
-      p.then((e) => e ?? cached.delete(msgId), () => cached.delete(msgId));
+      p.then((m) => m ?? cached.delete(msgId), () => cached.delete(msgId));
       return p;
     },
-    set(envelope) {
-      cached.delete(envelope.msg_id);
-      put(envelope.msg_id, Promise.resolve(envelope));
+    set(message) {
+      const msgId = message.envelope.msg_id;
+      cached.delete(msgId);
+      put(msgId, Promise.resolve(message));
     },
   };
 }
 
-async function load(store: Pick<Outbox, "getBody">, msgId: string): Promise<Envelope | undefined> {
+async function load(
+  store: Pick<Outbox, "getBody">,
+  msgId: string,
+): Promise<LoadedMessage | undefined> {
   const body = await store.getBody(msgId);
   if (!body) return undefined;
-  const parsed = EnvelopeSchema.safeParse(JSON.parse(new TextDecoder().decode(body)));
-  return parsed.success ? parsed.data : undefined;
+  const text = new TextDecoder().decode(body);
+  const parsed = EnvelopeSchema.safeParse(JSON.parse(text));
+  return parsed.success ? { envelope: parsed.data, text } : undefined;
 }

@@ -21,10 +21,18 @@ export interface RetrySettings {
   readonly retrySchedule?: readonly number[];
 }
 
+/**
+ * What an attempt says about whether the destination is up, for the outage breaker: `down` counts
+ * towards an outage pause, `up` ends the count, `none` leaves it alone.
+ */
+export type HealthSignal = "down" | "up" | "none";
+
 /** What one attempt leads to. */
 export interface Decision {
   /** What the store records (without latency, which the worker measured). */
   readonly outcome: Omit<Outcome, "latencyMs">;
+  /** What it says about the destination's health. */
+  readonly signal: HealthSignal;
   /** The destination said it is gone: hold its deliveries until it is edited or resumed. */
   readonly disable?: string;
 }
@@ -38,6 +46,19 @@ export interface AttemptInput {
   readonly at: number;
   /** False for an attempt that never started (an expired lease settled as `unknown`). */
   readonly counts: boolean;
+}
+
+/**
+ * A temporary failure is a sign of an outage and any answer a sign of life. `unknown` says nothing
+ * (the request may or may not have arrived), and neither does a request never sent (`notSent`: it
+ * could not be built, or the address guard refused its address): that is this message's or this
+ * configuration's fault, so 30 poison messages cannot pause a destination that works.
+ */
+export function healthSignal(result: SendResult): HealthSignal {
+  if (result.state === "temporary_failure") return "down";
+  if (result.state === "unknown") return "none";
+  if (result.state === "permanent_failure" && result.notSent) return "none";
+  return "up";
 }
 
 /**
@@ -62,6 +83,7 @@ export function decide(
           status: result.status,
           reason: `gave up after ${attempt} attempts: ${result.reason}`,
         },
+        signal: "down",
       };
     }
     const wait = result.retryAfterMs ?? schedule?.[attempt - 1] ??
@@ -74,6 +96,7 @@ export function decide(
         reason: result.reason,
         nextAttemptAt: at + wait,
       },
+      signal: "down",
     };
   }
   const outcome = {
@@ -83,8 +106,9 @@ export function decide(
     reason: result.state === "sent" ? result.detail : result.reason,
     counts,
   };
+  const signal = healthSignal(result);
   if (result.state === "permanent_failure" && result.disable) {
-    return { outcome, disable: result.reason };
+    return { outcome, signal, disable: result.reason };
   }
-  return { outcome };
+  return { outcome, signal };
 }

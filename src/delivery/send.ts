@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Destination } from "../destinations/destination.ts";
+import { type Destination, mayCarry } from "../destinations/destination.ts";
 import type { SendResult } from "../sinks/sink.ts";
 import type { Lease } from "../store/store.ts";
 import type { Clock } from "./clock.ts";
@@ -23,7 +23,18 @@ export const INTERRUPTED_REASON =
   "an earlier attempt was interrupted mid-send (lease expired); not resent " +
   "because the destination cannot dedupe: replay it if the event is missing";
 
-/** Makes one attempt at `lease` to `dest`. */
+/**
+ * Why a message with a secret is not sent: the destination changed since it was accepted (edited
+ * from a DM to a channel or a webhook, or restarted with `SLACK_CHANNEL`). Names no passcode.
+ */
+export const SECRET_REFUSED_REASON =
+  "not sent: a One-Time Passcode may only leave as a Slack DM to its recipient, " +
+  "and this destination is no longer one";
+
+/**
+ * Makes one attempt at `lease` to `dest`. A message with a secret is checked against the
+ * destination as it is now, not as it was when the message was accepted.
+ */
 export async function attempt(
   dest: Destination,
   lease: Lease,
@@ -41,16 +52,19 @@ export async function attempt(
   }
   const started = clock.now();
   let result: SendResult;
-  const envelope = await envelopes.get(d.msgId);
-  if (!envelope) {
+  const loaded = await envelopes.get(d.msgId);
+  if (!loaded) {
     result = { state: "permanent_failure", reason: "message body is gone (purged?)" };
+  } else if (!mayCarry(dest, loaded.envelope)) {
+    result = { state: "permanent_failure", reason: SECRET_REFUSED_REASON, notSent: true };
   } else {
     try {
       result = await dest.sink.send({
         msgId: d.msgId,
-        envelope,
+        envelope: loaded.envelope,
         receivedAt: d.receivedAt,
         attempt: d.attempts + 1,
+        body: loaded.text,
       });
     } catch (err) {
       result = {

@@ -15,6 +15,7 @@ import type { DeliveryConfig } from "../config.ts";
 import type { Destination } from "../destinations/destination.ts";
 import { logger } from "../log.ts";
 import type { RelayMetrics } from "../metrics.ts";
+import { recordStats, type StatsStore } from "../store/stats.ts";
 import { isHeld, type Lease, type Outbox, type PauseState, type Settings } from "../store/store.ts";
 import type { Envelope } from "../coder.ts";
 import { createBreaker } from "./breaker.ts";
@@ -29,9 +30,12 @@ import { createTicker } from "./ticker.ts";
 
 export type { Clock } from "./clock.ts";
 
-/** What the worker needs: the outbox to lease from and the settings that hold destinations. */
+/**
+ * What the worker needs: the outbox to lease from, the settings that hold destinations, and the
+ * per-minute counters it adds each recorded outcome to.
+ */
 export interface WorkerDeps {
-  readonly store: Outbox & Settings;
+  readonly store: Outbox & Settings & StatsStore;
   /** Called each tick, so destinations added at run time are picked up. */
   readonly destinations: () => readonly Destination[] | Promise<readonly Destination[]>;
   readonly config: DeliveryConfig;
@@ -46,10 +50,10 @@ export interface Worker {
   /** Starts polling. */
   start(): void;
   /**
-   * Work was accepted or re-queued: lease it now rather than at the next poll. `envelope`: the
+   * Work was accepted or re-queued: lease it now rather than at the next poll. `accepted`: the
    * message just accepted, already parsed, so that its sends need not parse it again.
    */
-  wake(envelope?: Envelope): void;
+  wake(accepted?: { readonly envelope: Envelope; readonly body: Uint8Array }): void;
   /**
    * Polls now if the timer has fallen behind, as it does where the platform freezes idle timers
    * (Deno Deploy): cheap enough to call on every request.
@@ -154,13 +158,14 @@ export function createWorker(deps: WorkerDeps): Worker {
       : config;
     const decision = decide({ result: a.result, attempt: n, at, counts: a.counts }, retry, random);
     const retryAfterMs = a.result.state === "temporary_failure" ? a.result.retryAfterMs : undefined;
-    const pause = breaker.observe(dest.id, a.result.state, retryAfterMs, at);
+    const pause = breaker.observe(dest.id, decision.signal, retryAfterMs, at);
     if (pause) reportPause(dest.id, pause);
     // Held before the outcome is recorded, so no more of its deliveries are leased meanwhile.
     if (decision.disable) await disable(dest.id, decision.disable, at);
     const outcome = { ...decision.outcome, latencyMs: a.latencyMs };
     free();
     const recorded = await store.complete(l, outcome);
+    if (recorded) await recordStats(store, dest.id, outcome);
     reportAttempt({ delivery: l.delivery, outcome, attempt: n, recorded }, deps.metrics);
   }
 
@@ -180,8 +185,17 @@ export function createWorker(deps: WorkerDeps): Worker {
 
   return {
     start: () => ticker.start(),
-    wake(envelope) {
-      if (envelope) envelopes.set(envelope);
+    wake(accepted) {
+      if (accepted) {
+        const { envelope, body } = accepted;
+        // Decoded only if a sink forwards the text.
+        envelopes.set({
+          envelope,
+          get text() {
+            return new TextDecoder().decode(body);
+          },
+        });
+      }
       ticker.soon(0);
     },
     catchUp() {

@@ -13,6 +13,7 @@ import type { Destination } from "./destination.ts";
 import { createSink, DESCRIPTORS, type RegistrySettings } from "./registry.ts";
 import { createDestinationSet, type DestinationSet } from "./set.ts";
 import type { SinkDeps } from "../sinks/type.ts";
+import { fetchForSource } from "../net/guarded_fetch.ts";
 
 /** The I/O building destinations needs besides the configuration. */
 export interface DestinationIo {
@@ -87,14 +88,19 @@ export interface CreateDestinationsDeps extends DestinationIo {
 /**
  * The relay's destinations: the configuration's, then the admin API's subscriptions from the
  * store, every sink built by the registry. The one place the server, the admin API and the CLI
- * get them from.
+ * get them from. Subscriptions are untrusted input: their sinks get the address-guarded fetch
+ * (`RELAY_ALLOW_PRIVATE_DESTINATIONS` lists the private addresses they may reach).
  */
 export function createDestinations(config: Config, deps: CreateDestinationsDeps): DestinationSet {
   const sinkDeps = sinkDepsFromConfig(config, deps);
+  const apiDeps = {
+    ...sinkDeps,
+    fetch: fetchForSource("api", deps.fetch, config.allowPrivateDestinations),
+  };
   return createDestinationSet({
     configured: deps.configured ?? destinationsFromConfig(sinkDeps),
     store: deps.store,
-    build: (sub) => createSink(sub.type, sub.configuration, sinkDeps),
+    build: (sub) => createSink(sub.type, sub.configuration, apiDeps),
     now: deps.now,
     refreshMs: deps.refreshMs,
   });

@@ -28,8 +28,8 @@ export interface DeliverySettings {
   readonly retrySchedule?: readonly number[];
 }
 
-/** The settings as the config file and the admin API write them. */
-export const DeliverySettingsSchema = z.strictObject({
+/** The settings' JSON shape, as the config file and the admin API write and show them. */
+export const DeliverySettingsJson = z.strictObject({
   concurrency: z.int({ error: "expected a whole number" }).min(1, "must be at least 1").max(
     256,
     "must be at most 256",
@@ -45,7 +45,10 @@ export const DeliverySettingsSchema = z.strictObject({
     MAX_SCHEDULE_LENGTH,
     `list at most ${MAX_SCHEDULE_LENGTH} delays`,
   ).optional(),
-}).transform((s): DeliverySettings => ({
+});
+
+/** {@link DeliverySettingsJson}, validated into a {@link DeliverySettings}. */
+export const DeliverySettingsSchema = DeliverySettingsJson.transform((s): DeliverySettings => ({
   ...(s.concurrency !== undefined ? { concurrency: s.concurrency } : {}),
   ...(s.rate_limit !== undefined ? { rateLimit: s.rate_limit } : {}),
   ...(s.retry_schedule !== undefined ? { retrySchedule: s.retry_schedule } : {}),

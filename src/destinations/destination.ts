@@ -24,13 +24,21 @@ export interface Destination {
 }
 
 /**
- * The destinations a message goes to: enabled, subscribed to its name, and, for messages carrying a
- * secret, only those allowed to carry it (a DM to the recipient).
+ * Whether `d` may carry `envelope`: a message with a secret (a One-Time Passcode) only to a sink
+ * that delivers it to its own recipient (a Slack DM), anything else anywhere. Checked when a
+ * message is routed and again when it is sent, since a destination can change in between.
+ */
+export function mayCarry(d: Pick<Destination, "sink">, envelope: Envelope): boolean {
+  return d.sink.allowsSecrets || !isSecretMessage(envelope.payload);
+}
+
+/**
+ * The destinations a message goes to: enabled, subscribed to its name, and allowed to carry it
+ * ({@linkcode mayCarry}).
  */
 export function route(destinations: readonly Destination[], envelope: Envelope): Destination[] {
-  const secret = isSecretMessage(envelope.payload);
   return destinations.filter((d) =>
     d.enabled && matchesFilter(d.events, envelope.payload.notification_name) &&
-    (!secret || d.sink.allowsSecrets)
+    mayCarry(d, envelope)
   );
 }

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { type Envelope, isSecretMessage } from "../coder.ts";
-import { type Destination, route } from "./destination.ts";
+import type { Envelope } from "../coder.ts";
+import { type Destination, mayCarry, route } from "./destination.ts";
 
 /** One destination's preview. `body`/`headers` as it would be sent; `note` says what else applies. */
 export interface DestinationPreview {
@@ -32,7 +32,7 @@ export function previewDestination(
 ): DestinationPreview {
   const head = { destination: d.id, type: d.type };
   const routed = route([d], envelope).length > 0;
-  if (isSecretMessage(envelope.payload) && !d.sink.allowsSecrets) {
+  if (!mayCarry(d, envelope)) {
     return {
       ...head,
       routed: false,

@@ -9,7 +9,8 @@
  */
 import { platformx } from "../sinks/platformx.ts";
 import { type PreviewSink, UnsupportedTypeError } from "../sinks/sink.ts";
-import { slack, slackWebhook } from "../sinks/slack.ts";
+import { slack } from "../sinks/slack.ts";
+import { slackWebhook } from "../sinks/slack_webhook.ts";
 import { teams } from "../sinks/teams.ts";
 import { webhook } from "../sinks/webhook.ts";
 import type { DestinationType, SinkDeps } from "../sinks/type.ts";

@@ -6,6 +6,7 @@
  */
 import { type Issue, summarizeIssues } from "../issues.ts";
 import { logger } from "../log.ts";
+import { createLogLimiter, suppressedNote } from "../log_limit.ts";
 import { UnsupportedTypeError } from "../sinks/sink.ts";
 import {
   BodyTooLargeForStoreError,
@@ -30,6 +31,8 @@ export class HttpError extends Error {
 }
 
 const log = logger("http");
+/** A full disk fails every request the same way: one line per second says so. */
+const errors = createLogLimiter(1000);
 
 /** A 400 whose body lists every issue with its field path. */
 export function invalidInput(code: string, issues: readonly Issue[]): HttpError {
@@ -58,7 +61,13 @@ export function httpErrorOf(err: unknown): HttpError {
   } else if (err instanceof BodyTooLargeForStoreError) {
     e = new HttpError(413, "body_too_large", err.message);
   } else if (err instanceof StoreUnavailableError) {
-    log.error("store unavailable: {error}", { error: err.message });
+    const { emit, suppressed } = errors.check(`store ${err.message}`);
+    if (emit) {
+      log.error("store unavailable: {error}{suppressed}", {
+        error: err.message,
+        suppressed: suppressedNote(suppressed),
+      });
+    }
     e = new HttpError(
       503,
       "store_unavailable",
@@ -68,9 +77,13 @@ export function httpErrorOf(err: unknown): HttpError {
       },
     );
   } else {
-    log.error("unexpected error: {error}", {
-      error: err instanceof Error ? err.stack : String(err),
-    });
+    const { emit, suppressed } = errors.check(`unexpected ${(err as Error)?.message}`);
+    if (emit) {
+      log.error("unexpected error: {error}{suppressed}", {
+        error: err instanceof Error ? err.stack : String(err),
+        suppressed: suppressedNote(suppressed),
+      });
+    }
     e = new HttpError(500, "internal_error", "internal error");
   }
   return e;

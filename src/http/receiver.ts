@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { type Envelope, EnvelopeSchema, eventKey } from "../coder.ts";
+import { escapeControl } from "../text/control.ts";
+import { type Envelope, EnvelopeSchema, eventKey, MSG_ID_PATTERN } from "../coder.ts";
 import { type Destination, route } from "../destinations/destination.ts";
 import { logger } from "../log.ts";
 import type { RelayMetrics } from "../metrics.ts";
@@ -21,9 +22,11 @@ export interface ReceiverDeps {
   readonly destinations: () => readonly Destination[] | Promise<readonly Destination[]>;
   readonly now: () => number;
   readonly maxBodyBytes: number;
+  /** Deadline for the whole body (default `BODY_READ_TIMEOUT_MS` of `body.ts`). */
+  readonly bodyTimeoutMs?: number;
   readonly dedupeWindowMs: number;
-  /** Called after each stored message, with its envelope, so delivery starts at once. */
-  readonly onAccepted: (envelope: Envelope) => void;
+  /** Called after each stored message, with its envelope and body, so delivery starts at once. */
+  readonly onAccepted: (envelope: Envelope, body: Uint8Array) => void;
   /** Counts outcomes and store latency. */
   readonly metrics?: RelayMetrics;
 }
@@ -41,7 +44,7 @@ export function parseEnvelope(bytes: Uint8Array, precheck?: Precheck): Envelope 
   try {
     json = JSON.parse(decoder.decode(bytes));
   } catch (err) {
-    throw invalid(`body is not valid JSON: ${(err as Error).message}`);
+    throw invalid(`body is not valid JSON: ${escapeControl((err as Error).message)}`);
   }
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
     throw invalid(
@@ -69,10 +72,15 @@ export async function receive(
   precheck?: Precheck,
 ): Promise<Response> {
   const started = performance.now();
-  const bytes = await readBody(req, deps.maxBodyBytes);
+  const bytes = await readBody(req, deps.maxBodyBytes, deps.bodyTimeoutMs);
   const envelope = parseEnvelope(bytes, precheck);
   const { msg_id: msgId, payload } = envelope;
   const header = req.headers.get("x-message-id");
+  if (header !== null && !MSG_ID_PATTERN.test(header)) {
+    throw invalid(
+      "X-Message-Id header: must be 1-128 characters from A-Z a-z 0-9 . _ : - (msg_id)",
+    );
+  }
   if (header !== null && header !== msgId) {
     throw invalid(`X-Message-Id header (${header}) does not match msg_id in the body (${msgId})`);
   }
@@ -107,7 +115,7 @@ export async function receive(
     });
     return Response.json({ status: "duplicate", msg_id: msgId });
   }
-  deps.onAccepted(envelope);
+  deps.onAccepted(envelope, bytes);
   const deliveries = result.deliveries.map((d) => ({ destination: d.destination, state: d.state }));
   log.info("accepted {msgId} ({event}) for {destinations} in {latencyMs} ms", {
     msgId,

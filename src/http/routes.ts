@@ -8,6 +8,9 @@ import { Hono, type MiddlewareHandler } from "hono";
 import { METRICS_CONTENT_TYPE } from "../metrics.ts";
 import type { Store } from "../store/store.ts";
 import { logger } from "../log.ts";
+import { createLogLimiter, suppressedNote } from "../log_limit.ts";
+import { createWriteHealth } from "./write_health.ts";
+import { MSG_ID_PATTERN } from "../coder.ts";
 import { VERSION } from "../version.ts";
 import { inboundAuth } from "./auth.ts";
 import { errorResponse, HttpError, httpErrorOf } from "./errors.ts";
@@ -15,6 +18,26 @@ import { acknowledgeInteraction, checkSlackBotContract } from "./slack.ts";
 import { receive, type ReceiverDeps } from "./receiver.ts";
 
 const log = logger("http");
+const rejections = createLogLimiter(1000);
+
+/**
+ * One WARN line per rejected webhook (status, reason, remote address, msg_id when the header gives
+ * a valid one), at most one per reason per second: never the body or credentials.
+ */
+function logRejection(e: HttpError, req: Request, env: unknown) {
+  const { emit, suppressed } = rejections.check(`${e.status} ${e.code}`);
+  if (!emit) return;
+  const remote = (env as Deno.ServeHandlerInfo<Deno.NetAddr> | undefined)?.remoteAddr?.hostname;
+  const header = req.headers.get("x-message-id");
+  log.warn("rejected webhook: {status} {code}: {reason} (from {remote}{msgId}){suppressed}", {
+    status: e.status,
+    code: e.code,
+    reason: e.message,
+    remote: remote ?? "unknown",
+    msgId: header && MSG_ID_PATTERN.test(header) ? `, msg_id ${header}` : "",
+    suppressed: suppressedNote(suppressed),
+  });
+}
 /** What the routes need. */
 export interface RoutesDeps extends ReceiverDeps {
   readonly store: Store;
@@ -33,6 +56,7 @@ export interface RoutesDeps extends ReceiverDeps {
  */
 export function createRoutes(deps: RoutesDeps): Hono {
   const app = new Hono({ strict: false });
+  const writes = createWriteHealth();
 
   app.onError((err, c) => {
     const e = httpErrorOf(err);
@@ -64,6 +88,10 @@ export function createRoutes(deps: RoutesDeps): Hono {
   app.get("/readyz", async (c) => {
     try {
       await deps.store.ping();
+      const problem = writes.problem();
+      if (problem) {
+        return c.json({ status: "unavailable", error: "store not writable" }, 503);
+      }
       return c.json({ status: "ready" });
     } catch (err) {
       // The detail may name hosts and users: it goes to the log, not to an unauthenticated client.
@@ -76,7 +104,11 @@ export function createRoutes(deps: RoutesDeps): Hono {
   const counted: MiddlewareHandler = async (c, next) => {
     deps.metrics?.received.inc();
     await next();
-    if (c.error instanceof HttpError) deps.metrics?.rejected.inc({ reason: c.error.code });
+    if (c.error instanceof HttpError) {
+      if (c.error.code === "store_unavailable") writes.failed();
+      deps.metrics?.rejected.inc({ reason: c.error.code });
+      logRejection(c.error, c.req.raw, c.env);
+    } else if (c.res.status === 202 || c.res.status === 204) writes.succeeded();
   };
   const receiverAuth = inboundAuth(deps.authToken);
   app.post("/", counted, receiverAuth, (c) => receive(deps, c.req.raw));

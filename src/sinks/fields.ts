@@ -12,7 +12,10 @@ export const httpUrl = z.string().trim().pipe(
 );
 
 /** An API base URL, without trailing slashes, as the sinks append `/method`. */
-export const apiUrl = httpUrl.transform((u) => u.replace(/\/+$/, ""));
+export const apiUrl = httpUrl.refine(
+  (u) => !/[?#]/.test(u) && !new URL(u).username && !new URL(u).password,
+  "expected a base URL without credentials, query or fragment",
+).transform((u) => u.replace(/\/+$/, ""));
 
 /** A credential: any non-empty string. */
 export const secret = z.string().trim().min(1, "must not be empty");

@@ -6,6 +6,7 @@
  * @module
  */
 import type { SendResult } from "./sink.ts";
+import { summarizeAnswer } from "../redact.ts";
 
 /** Longest pause a `Retry-After` may impose; a larger value is treated as this. */
 export const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
@@ -40,10 +41,12 @@ export interface HttpAnswer {
 
 /**
  * A request that got no answer. `connect`: the request cannot have been received (refused, DNS);
- * `timeout` / `network`: it may have been.
+ * `timeout` / `network`: it may have been. `invalid_request` (it could not be built, e.g. a header
+ * value a message made invalid) and `blocked` (the address guard refused the destination's
+ * address) were never sent: the message's own permanent failure, not a sign of an outage.
  */
 export interface HttpFailure {
-  readonly kind: "connect" | "timeout" | "network";
+  readonly kind: "connect" | "timeout" | "network" | "invalid_request" | "blocked";
   readonly reason: string;
 }
 
@@ -56,6 +59,11 @@ export async function request(
   init: RequestInit & { timeoutMs: number },
 ): Promise<HttpAnswer | HttpFailure> {
   const { timeoutMs, ...rest } = init;
+  try {
+    new Request(url, rest);
+  } catch (err) {
+    return { kind: "invalid_request", reason: `request not sent: ${shortError(String(err))}` };
+  }
   const signal = AbortSignal.timeout(timeoutMs);
   try {
     const res = await fetchFn(url, { ...rest, signal, redirect: "manual" });
@@ -86,6 +94,9 @@ export function postJson(
  * may have, retried only by destinations that dedupe, and `unknown` for the rest.
  */
 export function failureResult(failure: HttpFailure, idempotent: boolean): SendResult {
+  if (failure.kind === "invalid_request" || failure.kind === "blocked") {
+    return { state: "permanent_failure", reason: failure.reason, notSent: true };
+  }
   if (failure.kind === "connect" || idempotent) {
     return { state: "temporary_failure", reason: failure.reason };
   }
@@ -113,10 +124,9 @@ export function statusResult(answer: HttpAnswer, now: number, what = "destinatio
   return { state: "permanent_failure", reason, status };
 }
 
-/** A response body cut to one readable line, for `status_reason`. */
-export function summarize(text: string, max = 300): string {
-  const line = text.replace(/\s+/g, " ").trim();
-  return line.length > max ? `${line.slice(0, max)}…` : line;
+/** A response body cut to one short, redacted, printable line, for `status_reason`. */
+export function summarize(text: string, max = 80): string {
+  return summarizeAnswer(text, max);
 }
 
 async function readText(res: Response): Promise<string> {
@@ -140,6 +150,12 @@ async function readText(res: Response): Promise<string> {
 
 function classifyError(err: unknown, timeoutMs: number): HttpFailure {
   const e = err as Error;
+  if (e?.name === "BlockedAddressError") {
+    return { kind: "blocked", reason: `destination refused: ${e.message}` };
+  }
+  if (e?.name === "TypeError" && /failed to parse header|invalid header/i.test(e.message)) {
+    return { kind: "invalid_request", reason: `request not sent: ${shortError(e.message)}` };
+  }
   if (e?.name === "TimeoutError" || e?.name === "AbortError") {
     return { kind: "timeout", reason: `no answer within ${timeoutMs} ms` };
   }

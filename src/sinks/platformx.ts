@@ -143,10 +143,10 @@ export function createPlatformXSink(opts: PlatformXOptions): PreviewSink {
       if (typeof email !== "string") return email;
       const event = toPlatformXEvent(ctx.envelope, ctx.receivedAt, email);
       if (!opts.apiKey) {
-        log.info("dry run (GETDX_API_KEY unset): would send {name} at {timestamp} {metadata}", {
+        log.info("dry run (GETDX_API_KEY unset): would send {name} at {at} {metadata}", {
           msgId: ctx.msgId,
           name: event.name,
-          timestamp: event.timestamp,
+          at: new Date(ctx.receivedAt).toISOString(),
           metadata: event.metadata,
         });
         log.debug("dry run event for {email}: {event}", { email: maskEmail(email), event });
@@ -181,7 +181,7 @@ export function createPlatformXSink(opts: PlatformXOptions): PreviewSink {
       };
     },
     async probe(): Promise<ProbeResult> {
-      if (!opts.apiKey) return { ok: true, detail: "dry run: GETDX_API_KEY is not set" };
+      if (!opts.apiKey) return { ok: null, detail: "dry run: GETDX_API_KEY is not set" };
       // An empty event is refused as invalid once the key is accepted: nothing is recorded.
       const answer = await postJson(opts.fetch, url, {}, {
         headers: { authorization: `Bearer ${opts.apiKey}` },

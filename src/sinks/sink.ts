@@ -14,6 +14,11 @@ export interface SendContext {
   readonly receivedAt: number;
   /** 1 for the first attempt. */
   readonly attempt: number;
+  /**
+   * The body exactly as Coder sent it, when known: forwarded as is where nothing must be removed,
+   * so numbers keep their digits (`12345678901234567890123` does not become `1.23…e+22`).
+   */
+  readonly body?: string;
 }
 
 /**
@@ -39,6 +44,11 @@ export type SendResult =
      * message one by one.
      */
     readonly disable?: boolean;
+    /**
+     * The request was never sent (it could not be built, or its address is not allowed): a fault
+     * of this message or configuration that says nothing about the destination's health.
+     */
+    readonly notSent?: boolean;
   }
   | { readonly state: "unknown"; readonly reason: string; readonly status?: number };
 
@@ -67,7 +77,8 @@ export interface Preview {
 
 /** Whether a destination's credentials work (`check-config --online`). */
 export interface ProbeResult {
-  readonly ok: boolean;
+  /** null: nothing could be checked (a dry run, or no way to ask without delivering). */
+  readonly ok: boolean | null;
   readonly detail: string;
 }
 

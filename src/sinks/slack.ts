@@ -1,6 +1,7 @@
 /**
- * Slack (docs/slack.md), three ways: a DM to the message's recipient found by email (a drop-in for
- * Coder's sample Slack bot), a post to one channel, or an incoming webhook. A plain fetch client
+ * Slack's Web API (docs/slack.md), two ways: a DM to the message's recipient found by email (a
+ * drop-in for Coder's sample Slack bot), or a post to one channel; incoming webhooks are
+ * {@link ./slack_webhook.ts}. A plain fetch client
  * with a timeout and no retries of its own: the worker owns retries, backoff and `Retry-After`
  * pauses. Slack reports most errors as HTTP 200 `{"ok": false, "error": …}`; they are sorted into
  * permanent and retryable here.
@@ -9,7 +10,7 @@
  */
 import { z } from "zod";
 import type { Envelope, EventFilter } from "../coder.ts";
-import { apiUrl, httpUrl, secret, slackIcon } from "./fields.ts";
+import { apiUrl, secret, slackIcon } from "./fields.ts";
 import { destinationType } from "./type.ts";
 import { logger, maskEmail } from "../log.ts";
 import { createTtlCache, singleFlight } from "../ttl_cache.ts";
@@ -23,13 +24,7 @@ import {
   statusResult,
   summarize,
 } from "./http.ts";
-import {
-  goneResult,
-  type Preview,
-  type PreviewSink,
-  type SendContext,
-  type SendResult,
-} from "./sink.ts";
+import type { Preview, PreviewSink, ProbeResult, SendContext, SendResult } from "./sink.ts";
 import { renderSlackMessage } from "./slack_message.ts";
 
 /** Slack errors retrying cannot fix: a token, scope, channel or message problem. */
@@ -121,7 +116,8 @@ export interface SlackPostStyle {
   readonly icon?: string;
 }
 
-function styleFields(style: SlackPostStyle): Record<string, string> {
+/** A post's sender fields (`username`, `icon_emoji`/`icon_url`), shared with the incoming webhook. */
+export function styleFields(style: SlackPostStyle): Record<string, string> {
   const out: Record<string, string> = {};
   if (style.username) out.username = style.username;
   if (style.icon) out[style.icon.startsWith(":") ? "icon_emoji" : "icon_url"] = style.icon;
@@ -244,63 +240,41 @@ export function createSlackSink(opts: SlackOptions): PreviewSink {
         note: "a DM: the channel is the recipient's user id, looked up by email at delivery",
       };
     },
-  };
-}
-
-/** Options for {@linkcode createSlackWebhookSink}. */
-export interface SlackWebhookOptions extends SlackPostStyle {
-  /** `https://hooks.slack.com/services/…`: a secret, never logged. */
-  readonly url: string;
-  readonly fetch: Fetch;
-  readonly timeoutMs: number;
-  readonly now: () => number;
-}
-
-/**
- * Incoming-webhook answers that mean the hook itself is gone (removed, its channel archived, its
- * workspace or token revoked): every later message would fail the same way, so the destination is
- * disabled rather than failing messages one by one. Message-level errors (`invalid_payload`…) are not
- * here: they fail only that message.
- */
-const GONE_HOOK_ERRORS = new Set([
-  "no_service",
-  "no_team",
-  "team_disabled",
-  "invalid_token",
-  "channel_not_found",
-  "channel_is_archived",
-  "action_prohibited",
-]);
-
-/** An incoming webhook: one channel chosen when the hook was made, real HTTP statuses. */
-export function createSlackWebhookSink(opts: SlackWebhookOptions): PreviewSink {
-  const hookBody = (ctx: SendContext) => ({
-    ...renderSlackMessage(ctx.envelope),
-    ...styleFields(opts),
-  });
-  return {
-    idempotent: false,
-    dedupeFanout: true,
-    allowsSecrets: false,
-    async send(ctx: SendContext): Promise<SendResult> {
-      const body = hookBody(ctx);
-      const answer = await postJson(opts.fetch, opts.url, body, { timeoutMs: opts.timeoutMs });
-      if (answer.kind !== "response") return failureResult(answer, false);
-      const result = statusResult(answer, opts.now(), "Slack incoming webhook");
-      if (result.state !== "permanent_failure") return result;
-      // `result.reason` carries Slack's answer, already cut to one short line.
-      return answer.status === 410 || GONE_HOOK_ERRORS.has(answer.text.trim())
-        ? goneResult(result.reason, answer.status)
-        : result;
-    },
-    preview(ctx: SendContext): Preview {
-      return { body: hookBody(ctx) };
+    /** `auth.test`: whether Slack takes the token, and for which workspace and bot. */
+    async probe(): Promise<ProbeResult> {
+      const answer = await request(opts.fetch, `${opts.apiUrl}/auth.test`, {
+        method: "POST",
+        headers,
+        timeoutMs: opts.timeoutMs,
+      });
+      if (answer.kind !== "response") return { ok: false, detail: `Slack: ${answer.reason}` };
+      if (answer.status !== 200) {
+        return { ok: false, detail: `Slack auth.test answered HTTP ${answer.status}` };
+      }
+      let body: { ok?: unknown; error?: unknown; team?: unknown; user?: unknown };
+      try {
+        body = JSON.parse(answer.text);
+      } catch {
+        return { ok: false, detail: "Slack auth.test answered without JSON" };
+      }
+      if (body.ok !== true) {
+        return {
+          ok: false,
+          detail: `Slack refused the token: ${String(body.error ?? "no reason")}`,
+        };
+      }
+      return {
+        ok: true,
+        detail: `Slack accepted the token (workspace ${String(body.team ?? "?")}, bot ${
+          String(body.user ?? "?")
+        })`,
+      };
     },
   };
 }
 
 /** What the Slack types read from the relay's configuration. */
-interface SlackSettings {
+export interface SlackSettings {
   readonly slack: {
     readonly botToken?: string;
     readonly channel?: string;
@@ -312,10 +286,14 @@ interface SlackSettings {
   };
 }
 
-const style = {
+/** The sender fields of both Slack types' configuration. */
+export const style = {
   username: z.string().trim().min(1).max(80).optional(),
   icon: slackIcon.optional(),
 };
+
+/** Slack's own Web API: the only host a destination that may carry passcodes may name. */
+const SLACK_API_ORIGIN = "https://slack.com";
 
 const SlackSchema = z.strictObject({
   token: secret.regex(/^xox[a-z]-/, "expected a Slack token (xoxb-…)"),
@@ -324,7 +302,18 @@ const SlackSchema = z.strictObject({
   /** Defaults to `SLACK_API_URL`. */
   api_url: apiUrl.optional(),
   ...style,
-});
+}).refine(
+  // A DM destination carries One-Time Passcodes: an API host of the editor's choosing would
+  // receive every one of them. The operator's SLACK_API_URL (the default) stays trusted.
+  (c) =>
+    c.channel !== undefined || c.api_url === undefined ||
+    new URL(c.api_url).origin === SLACK_API_ORIGIN,
+  {
+    path: ["api_url"],
+    message: `a DM destination (no channel) carries One-Time Passcodes, so its api_url must be ` +
+      `${SLACK_API_ORIGIN}/api: leave api_url out, or set a channel`,
+  },
+);
 
 /** The `slack` destination type (Web API): DMs by email, or posts to one channel. */
 export const slack = destinationType({
@@ -350,29 +339,6 @@ export const slack = destinationType({
         configuration: SlackSchema.parse({
           token: slack.botToken,
           channel: slack.channel,
-          username: slack.username,
-          icon: slack.icon,
-        }),
-      }
-      : undefined,
-});
-
-const SlackWebhookSchema = z.strictObject({ url: httpUrl, ...style });
-
-/** The `slack-webhook` destination type: an incoming webhook, its URL a secret. */
-export const slackWebhook = destinationType({
-  type: "slack-webhook",
-  schema: SlackWebhookSchema,
-  secretFields: ["url"],
-  create: (c, deps) =>
-    createSlackWebhookSink({ fetch: deps.fetch, now: deps.now, timeoutMs: deps.timeoutMs, ...c }),
-  env: ({ slack }: SlackSettings) =>
-    slack.webhookUrl
-      ? {
-        events: slack.eventsTracked,
-        description: "Slack incoming webhook",
-        configuration: SlackWebhookSchema.parse({
-          url: slack.webhookUrl,
           username: slack.username,
           icon: slack.icon,
         }),

@@ -91,6 +91,10 @@ function webhookBody(opts: WebhookOptions, ctx: SendContext): string {
     return renderTemplate(opts.template, ctx.envelope, ctx.receivedAt);
   }
   const envelope = withoutParameters(ctx.envelope);
+  // The bytes Coder sent, when nothing had to be removed: no number re-serialised.
+  if (opts.format !== "event" && envelope === ctx.envelope && ctx.body !== undefined) {
+    return ctx.body;
+  }
   return JSON.stringify(
     opts.format === "event" ? toWebhookEvent(envelope, ctx.receivedAt) : envelope,
   );
@@ -153,7 +157,10 @@ const WebhookSchema = z.strictObject({
   url: httpUrl,
   secret: z.string().trim().regex(WEBHOOK_SECRET_PATTERN, "expected whsec_ followed by base64")
     .optional(),
-  headers: z.record(z.string(), z.string()).default({}),
+  headers: z.record(
+    z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "expected an HTTP header name"),
+    z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, "must not contain control characters"),
+  ).default({}),
   format: z.enum(["coder", "event"]).default("coder"),
   dedupe_fanout: z.boolean().default(false),
   /** A body template (JSON text with placeholders, or a JSON object whose strings have them). */

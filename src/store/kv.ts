@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { settleOrphanedLeases } from "./kv_settle.ts";
 import { concatBytes } from "../bytes.ts";
 import { createBodyCache } from "./body_cache.ts";
 import { compress, createKvAccept, type StoredMeta } from "./kv_accept.ts";
@@ -49,6 +50,7 @@ import {
   type SubscriptionRecord,
   switchPause,
 } from "./store.ts";
+import { kvStats } from "./kv_stats.ts";
 
 /** Messages one `listMessages` page reads at most before handing back a cursor. */
 const SCAN_LIMIT = 1000;
@@ -57,7 +59,10 @@ const SCAN_LIMIT = 1000;
  * Opens (creating its directory) a KV store at `path`, in memory for `:memory:`, or the platform's
  * default KV (Deno Deploy's) without a path.
  */
-export async function openKvStore(path?: string): Promise<Store> {
+export async function openKvStore(
+  path?: string,
+  options: { settleLeases?: boolean } = {},
+): Promise<Store> {
   if (typeof Deno.openKv !== "function") {
     throw new Error(
       "Deno KV is not available: run with --unstable-kv (deno.json sets it for `deno task`)",
@@ -69,6 +74,8 @@ export async function openKvStore(path?: string): Promise<Store> {
   }
   const kv = await Deno.openKv(path);
   await ensureIndexed(kv);
+  // Only with the file lock held: then no live process owns a lease in this file.
+  if (options.settleLeases) await settleOrphanedLeases(kv, Date.now());
   return createKvStore(kv);
 }
 
@@ -219,14 +226,24 @@ export function createKvStore(kv: Deno.Kv): Store {
     throw new StoreUnavailableError("Deno KV retry kept conflicting; try again");
   }
 
-  async function retryFailed(destination: string, now: number): Promise<number> {
+  async function retryFailed(
+    destination: string,
+    now: number,
+    skip?: (d: DeliveryRecord) => Promise<boolean>,
+  ): Promise<string[]> {
     const msgIds: string[] = [];
     for await (const e of kv.list<null>({ prefix: ["f", destination] })) {
       msgIds.push(e.key[2] as string);
     }
-    let count = 0;
-    for (const msgId of msgIds) count += (await retry(msgId, destination, now)).length;
-    return count;
+    const out: string[] = [];
+    for (const msgId of msgIds) {
+      if (skip) {
+        const d = (await kv.get<DeliveryRecord>(["d", msgId, destination])).value;
+        if (d && await skip(d)) continue;
+      }
+      if ((await retry(msgId, destination, now)).length > 0) out.push(msgId);
+    }
+    return out;
   }
 
   function queueStats(): Promise<Map<string, QueueStats>> {
@@ -318,5 +335,6 @@ export function createKvStore(kv: Deno.Kv): Store {
         kv.close();
       } catch { /* already closed */ }
     },
+    ...kvStats(kv),
   };
 }

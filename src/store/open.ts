@@ -11,6 +11,13 @@ import { type Config, DEPLOY_STORE } from "../config.ts";
 import { openKvStore } from "./kv.ts";
 import { openPostgresStore } from "./postgres.ts";
 import type { Store } from "./store.ts";
+import { withCircuitBreaker } from "./circuit.ts";
+
+/** How to open a store. */
+export type OpenOptions = Pick<Config, "pgPool"> & {
+  /** KV only, and only with the file lock held: settle a dead process's leases at start. */
+  readonly settleLeases?: boolean;
+};
 
 /** One backend as `RELAY_STORE` chooses it. */
 export interface StoreBackend {
@@ -26,7 +33,7 @@ export interface StoreBackend {
    */
   probe(): Promise<"present" | "absent" | "remote">;
   /** Opens (and for KV files creates) the store. */
-  open(options: Pick<Config, "pgPool">): Promise<Store>;
+  open(options: OpenOptions): Promise<Store>;
 }
 
 /** Whether `RELAY_STORE` names a PostgreSQL database. */
@@ -42,7 +49,9 @@ export function storeBackend(spec: string): StoreBackend {
       label: "postgres",
       persistent: true,
       probe: () => Promise.resolve("remote"),
-      open: (options) => openPostgresStore(spec, { poolSize: options.pgPool }),
+      // A database that is down answers fast 503s instead of one connect timeout per request.
+      open: async (options) =>
+        withCircuitBreaker(await openPostgresStore(spec, { poolSize: options.pgPool }), 1000),
     };
   }
   if (spec === ":memory:") {
@@ -66,11 +75,14 @@ export function storeBackend(spec: string): StoreBackend {
         return "absent";
       }
     },
-    open: () => openKvStore(spec === DEPLOY_STORE ? undefined : spec),
+    open: (options) =>
+      openKvStore(spec === DEPLOY_STORE ? undefined : spec, {
+        settleLeases: options.settleLeases,
+      }),
   };
 }
 
 /** Opens the store `RELAY_STORE` names. */
-export function openStore(spec: string, options: Pick<Config, "pgPool">): Promise<Store> {
+export function openStore(spec: string, options: OpenOptions): Promise<Store> {
   return storeBackend(spec).open(options);
 }

@@ -111,6 +111,20 @@ export const MIGRATIONS: readonly Migration[] = [{
       WHERE state = 'permanent_failure'
         AND status_reason = 'destination deleted before this delivery was sent';
   `,
+}, {
+  version: 4,
+  name: "stats",
+  sql: `
+    -- Per-minute delivery counters for the console (see src/store/stats.ts): a day of them is read
+    -- per overview, never the messages.
+    CREATE TABLE relay_stats (
+      minute      bigint NOT NULL,
+      destination text NOT NULL,
+      field       text NOT NULL,
+      n           bigint NOT NULL,
+      PRIMARY KEY (minute, destination, field)
+    );
+  `,
 }];
 
 /** Any fixed number: the advisory lock that serializes migrations across replicas. */

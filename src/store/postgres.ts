@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { REDACTED, redactUrl as redactAnyUrl } from "../redact.ts";
 import postgres, { type Sql } from "postgres";
 import { normalizeName } from "../coder.ts";
 import { createBodyCache } from "./body_cache.ts";
@@ -30,6 +31,7 @@ import {
 import { createPgSettings } from "./pg_settings.ts";
 import { guardClearedImmediates } from "./pg_immediates.ts";
 import { migrate } from "./pg_schema.ts";
+import { pgStats } from "./pg_stats.ts";
 import {
   type AcceptInput,
   type AcceptResult,
@@ -104,7 +106,7 @@ export async function openPostgresStore(
 
 /** `postgres://relay:secret@db/relay` → `postgres://relay:***@db/relay`, for messages and logs. */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^:/@]*):[^@]*@/i, "$1:***@");
+  return redactAnyUrl(url).replaceAll(REDACTED, "***");
 }
 
 /** Wraps a pool whose database is migrated; the store owns the pool and ends it on `close()`. */
@@ -285,16 +287,26 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
     throw new StoreUnavailableError("PostgreSQL retry kept conflicting; try again");
   }
 
-  async function retryFailed(destination: string, now: number): Promise<number> {
-    let count = 0;
+  async function retryFailed(
+    destination: string,
+    now: number,
+    skip?: (d: DeliveryRecord) => Promise<boolean>,
+  ): Promise<string[]> {
+    const out: string[] = [];
+    // Keyset pages: a skipped row stays given up, so it must not be read again.
+    let after = "";
     for (;;) {
       const rows = await sql<DeliveryRow[]>`
         SELECT * FROM relay_deliveries
         WHERE state = ANY(${[...GIVEN_UP_STATES]}::text[]) AND destination = ${destination}
           AND closed_by IS NULL
-        LIMIT ${RETRY_BATCH}`;
-      if (rows.length === 0) return count;
-      count += (await requeue(rows, now)).length;
+          AND msg_id > ${after}
+        ORDER BY msg_id LIMIT ${RETRY_BATCH}`;
+      if (rows.length === 0) return out;
+      after = rows[rows.length - 1].msg_id;
+      const kept: DeliveryRow[] = [];
+      for (const r of rows) if (!skip || !await skip(toDelivery(r))) kept.push(r);
+      out.push(...(await requeue(kept, now)).map((d) => d.msgId));
     }
   }
 
@@ -342,5 +354,6 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
       await leasing.drain();
       await sql.end({ timeout: 5 });
     },
+    ...pgStats(sql),
   };
 }

@@ -20,6 +20,7 @@ import type {
   QueueStats,
   SubscriptionRecord,
 } from "./records.ts";
+import type { StatsStore } from "./stats.ts";
 
 export * from "./records.ts";
 export * from "./rules.ts";
@@ -76,9 +77,14 @@ export interface MessageLog {
   retry(msgId: string, destination: string | undefined, now: number): Promise<DeliveryRecord[]>;
   /**
    * Re-queues every `permanent_failure` / `unknown` delivery of a destination (as `retry` does, so
-   * not those closed by its deletion); returns how many.
+   * not those closed by its deletion), except those `skip` resolves true for (they stay as they
+   * are); returns the ids of the messages re-queued.
    */
-  retryFailed(destination: string, now: number): Promise<number>;
+  retryFailed(
+    destination: string,
+    now: number,
+    skip?: (d: DeliveryRecord) => Promise<boolean>,
+  ): Promise<string[]>;
   /** Queue depth and oldest queued delivery per destination (only destinations with a queue). */
   queueStats(): Promise<Map<string, QueueStats>>;
 }
@@ -118,7 +124,7 @@ export interface Subscriptions {
  * The contract every backend meets (`tests/store_contract.ts` proves it for each): all the roles
  * in one object. Consumers take only the roles they use.
  */
-export interface Store extends Outbox, MessageLog, Settings, Subscriptions {
+export interface Store extends Outbox, MessageLog, Settings, Subscriptions, StatsStore {
   /** Resolves when the store answers; rejects otherwise. Backs `/readyz`. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -5,6 +5,7 @@
  */
 
 import type { Config } from "../../src/config.ts";
+import { checkAgainstSpec } from "./openapi.ts";
 import { testConfig } from "./stubs.ts";
 
 /** The admin token the admin tests configure. */
@@ -12,7 +13,12 @@ export const ADMIN_TOKEN = "admin-token-0123456789abcdef";
 
 /** {@linkcode testConfig} with the admin API enabled. */
 export function adminConfig(env: Record<string, string> = {}): Config {
-  return testConfig({ RELAY_ADMIN_TOKEN: ADMIN_TOKEN, ...env });
+  // Subscriptions in tests point at loopback stubs: allow exactly that.
+  return testConfig({
+    RELAY_ADMIN_TOKEN: ADMIN_TOKEN,
+    RELAY_ALLOW_PRIVATE_DESTINATIONS: "127.0.0.1/32",
+    ...env,
+  });
 }
 
 /** A JSON answer with its raw text (to prove secrets are absent from it). */
@@ -24,7 +30,10 @@ export interface AdminAnswer {
   readonly text: string;
 }
 
-/** Calls the relay at `base` with the admin token (or `token`, or none with `null`). */
+/**
+ * Calls the relay at `base` with the admin token (or `token`, or none with `null`), and checks the
+ * answer against the OpenAPI document.
+ */
 export async function adminCall(
   base: string,
   method: string,
@@ -45,5 +54,6 @@ export async function adminCall(
   try {
     json = text ? JSON.parse(text) : undefined;
   } catch { /* metrics and 204s are not JSON */ }
+  checkAgainstSpec(method, path, res.status, json);
   return { status: res.status, headers: res.headers, json, text };
 }
