@@ -6,6 +6,8 @@
  * @module
  */
 import { runCli } from "./src/cli/mod.ts";
+// Registers the Deno Deploy cron job at top level where the runtime offers Deno.cron.
+import "./src/cron.ts";
 
 if (import.meta.main) {
   const code = await runCli(Deno.args);

@@ -28,6 +28,7 @@ import {
   workspaceData,
 } from "../tests/helpers/stubs.ts";
 import { denoCommand, withTempDir } from "../tests/helpers/relay_process.ts";
+import { benchResult, wrkCommand } from "./wrk.ts";
 
 /** What one load run measured (`BENCH_RESULT` of post.lua or load.ts). */
 interface LoadResult {
@@ -109,23 +110,7 @@ async function template(): Promise<string> {
 
 async function runLoad(url: string, seconds: number, templatePath: string, tag: string) {
   const cmd = opts.load === "wrk"
-    ? new Deno.Command("wrk", {
-      args: [
-        "-t2",
-        `-c${opts.connections}`,
-        `-d${seconds}s`,
-        "--timeout",
-        "10s",
-        "-s",
-        `${ROOT}bench/post.lua`,
-        url,
-        "--",
-        templatePath,
-        tag,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    })
+    ? wrkCommand(url, { connections: opts.connections, seconds, templatePath, tag })
     : undefined;
   const out = cmd ? await cmd.output() : await withTempDir((cwd) =>
     denoCommand("run", [
@@ -139,12 +124,7 @@ async function runLoad(url: string, seconds: number, templatePath: string, tag: 
       tag,
     ], { cwd }).output()
   );
-  const text = new TextDecoder().decode(out.stdout);
-  const line = text.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
-  if (!line) {
-    throw new Error(`load generator failed:\n${text}\n${new TextDecoder().decode(out.stderr)}`);
-  }
-  return JSON.parse(line.slice("BENCH_RESULT ".length)) as LoadResult;
+  return benchResult<LoadResult>(out, "load generator");
 }
 
 /** Resident memory of a process in KiB (`ps`: reading /proc would need --allow-all). */

@@ -97,7 +97,7 @@ export function createApp(deps: AppDeps): App {
     dedupeWindowMs: config.delivery.dedupeWindowMs,
     authToken: config.authToken,
     metricsToken: config.metricsToken,
-    onAccepted: () => worker.wake(),
+    onAccepted: (envelope, body) => worker.wake({ envelope, body }),
     onRequest: () => worker.catchUp(),
     slackSigningSecret: config.slack.signingSecret,
   });

@@ -12,6 +12,7 @@ import {
   type DestinationTypeName,
   TYPE_NAMES,
 } from "./destinations/registry.ts";
+import { type DeliverySettings, DeliverySettingsSchema } from "./destinations/delivery.ts";
 import { issueMessage } from "./issues.ts";
 
 const events = z.union([z.string(), z.array(z.string())], {
@@ -27,6 +28,8 @@ const common = {
   events,
   enabled: z.boolean().default(true),
   description: z.string().optional(),
+  /** Its own concurrency, rate limit and retry schedule. */
+  delivery: DeliverySettingsSchema.optional(),
 };
 
 /** One variant of the union per registered type: its `type` literal and its configuration schema. */
@@ -47,6 +50,7 @@ export interface DestinationSpec {
   readonly events: EventFilter;
   readonly enabled: boolean;
   readonly description?: string;
+  readonly delivery?: DeliverySettings;
   /** Validated by the type's schema; the sink factory parses it again. */
   readonly configuration: unknown;
 }

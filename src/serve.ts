@@ -8,6 +8,7 @@ import { createApp } from "./app.ts";
 import { type Config, ConfigError } from "./config.ts";
 import { redactText } from "./redact.ts";
 import { describeFilter } from "./coder.ts";
+import { setCronDrain } from "./cron.ts";
 import { logger } from "./log.ts";
 import { storeBackend } from "./store/open.ts";
 import { lockKvFile, needsKvLock } from "./store/kv_lock.ts";
@@ -83,6 +84,7 @@ export async function serve(config: Config): Promise<void> {
   }
   const serving = listen();
   app.start();
+  setCronDrain(() => app.worker.runOnce());
 
   const stop = () => {
     if (ac.signal.aborted) return;
@@ -103,6 +105,7 @@ export async function serve(config: Config): Promise<void> {
     }
     throw err;
   } finally {
+    setCronDrain(undefined);
     for (const s of signals) Deno.removeSignalListener(s, stop);
     await app.close();
     lock?.release();

@@ -80,6 +80,9 @@ const LAYERS: readonly (readonly string[])[] = [
     "signing.ts",
     "delivery/backoff.ts",
     "store/group_commit.ts",
+    "store/body_cache.ts",
+    "store/live_keys.ts",
+    "destinations/delivery.ts", // the per-destination delivery settings' schema: zod only
     "store/pg_immediates.ts",
     "store/pg_schema.ts",
     "presets/", // data: the webhook templates shipped as JSON
@@ -112,7 +115,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["admin/"],
   ["console/"],
   ["app.ts"],
-  ["serve.ts"],
+  ["serve.ts", "cron.ts"],
   ["cli/"],
 ];
 

@@ -3,6 +3,7 @@
  * it is sent, not only when it was accepted. Each attack from the issue against a real relay
  * process; every destination is a loopback stub, and none may ever see the passcode.
  */
+import { createEnvelopeCache } from "../src/delivery/envelopes.ts";
 import assert from "node:assert/strict";
 import type { Envelope } from "../src/coder.ts";
 import { attempt } from "../src/delivery/send.ts";
@@ -217,8 +218,9 @@ Deno.test("send: a secret message is checked against the destination as it is at
     delivery: { msgId: msg.msg_id, destination: "d", attempts: 0, receivedAt: 0 } as DeliveryRecord,
     expired: false,
     token: "t",
+    previous: "pending",
   } satisfies Lease;
-  const store = { getBody: () => Promise.resolve(body) };
+  const store = createEnvelopeCache({ getBody: () => Promise.resolve(body) });
   const clock = { now: () => 0 };
   const refused = await attempt(dest(false), lease, store, clock);
   assert.deepEqual(refused.result.state, "permanent_failure");

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createBreaker, OUTAGE_AFTER, OUTAGE_MAX_PAUSE_MS } from "../src/delivery/breaker.ts";
 import { steadyClock } from "../src/delivery/clock.ts";
 import { decide, healthSignal, type RetrySettings } from "../src/delivery/policy.ts";
+import { allowance, burstOf, refill, spend, untilNextMs } from "../src/delivery/rate.ts";
 
 const S: RetrySettings = { maxAttempts: 5, retryMinMs: 1000, retryMaxMs: 60_000 };
 const AT = 1_700_000_000_000;
@@ -199,4 +200,51 @@ Deno.test("steady clock: a wall clock stepping back does not stop time for the w
   assert.equal(c.now(), AT + 10_000, "follows the wall clock forwards");
   const plain = { now: () => wall };
   assert.equal(steadyClock(plain), plain, "a clock without a monotonic source is used as it is");
+});
+
+Deno.test("policy: a destination's retry schedule replaces backoff and max attempts", () => {
+  const temp = { state: "temporary_failure", reason: "HTTP 503", status: 503 } as const;
+  const withSchedule = { ...S, retrySchedule: [500, 60_000] };
+  const waits = [1, 2].map((attempt) =>
+    decide({ result: temp, attempt, at: AT, counts: true }, withSchedule, top).outcome
+      .nextAttemptAt! - AT
+  );
+  assert.deepEqual(waits, [500, 60_000], "no jitter: the delays as listed");
+  const last = decide({ result: temp, attempt: 3, at: AT, counts: true }, withSchedule, top);
+  assert.deepEqual(last.outcome, {
+    state: "permanent_failure",
+    at: AT,
+    status: 503,
+    reason: "gave up after 3 attempts: HTTP 503",
+  }, "a schedule of two delays means three attempts, whatever maxAttempts says");
+  const longer = { ...S, maxAttempts: 2, retrySchedule: [1, 1, 1, 1] };
+  assert.equal(
+    decide({ result: temp, attempt: 4, at: AT, counts: true }, longer, top).outcome.state,
+    "temporary_failure",
+    "the schedule, not maxAttempts, decides when to give up",
+  );
+  const asked = decide(
+    { result: { ...temp, retryAfterMs: 9000 }, attempt: 1, at: AT, counts: true },
+    withSchedule,
+    top,
+  );
+  assert.equal(asked.outcome.nextAttemptAt, AT + 9000, "Retry-After still wins");
+});
+
+Deno.test("rate: a token bucket spreads sends at the limit, a tenth of a second's worth at once", () => {
+  let b = refill(undefined, 5, AT);
+  assert.equal(allowance(b), 1, "5/s: one send at a time");
+  b = spend(b, 1);
+  assert.equal(allowance(b), 0);
+  assert.equal(untilNextMs(b, 5), 200);
+  assert.equal(allowance(refill(b, 5, AT + 199)), 0);
+  assert.equal(allowance(refill(b, 5, AT + 200)), 1);
+  assert.equal(allowance(refill(b, 5, AT + 10_000)), 1, "idle time does not build a burst");
+  const fast = refill(undefined, 200, AT);
+  assert.equal(allowance(fast), 20, "200/s: 20 at once");
+  assert.equal(untilNextMs(spend(fast, 20), 200), 5);
+  assert.equal(burstOf(0.5), 1);
+  const slow = spend(refill(undefined, 0.5, AT), 1);
+  assert.equal(untilNextMs(slow, 0.5), 2000, "half a request per second: one every 2 s");
+  assert.equal(allowance(refill(slow, 0.5, AT - 1000)), 0, "a clock going back refills nothing");
 });

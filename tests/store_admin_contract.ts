@@ -139,6 +139,34 @@ export function storeAdminContract(name: string, open: () => Promise<Store>) {
     assert.equal((await store.queueStats()).get("b"), undefined);
   });
 
+  test("queueStats follows retry, purge and a state filter across many messages", async (store) => {
+    for (let i = 0; i < 30; i++) await put(store, `s${i}`, 1000 + i, ["a"]);
+    for (let i = 0; i < 10; i++) await settle(store, "a", `s${i}`, 1100, "permanent_failure");
+    assert.deepEqual((await store.queueStats()).get("a"), { depth: 20, oldestReceivedAt: 1010 });
+    assert.equal((await store.retryFailed("a", 2000)).length, 10);
+    assert.deepEqual((await store.queueStats()).get("a"), { depth: 30, oldestReceivedAt: 1000 });
+    await settle(store, "a", "s10", 2100, "sent");
+    const sent = await store.listMessages({ state: "sent", destination: "a" }, { limit: 50 });
+    assert.deepEqual(sent.items.map((m) => m.message.msgId), ["s10"]);
+    assert.equal(
+      (await store.listMessages({ state: "sent", destination: "b" }, { limit: 50 }))
+        .items.length,
+      0,
+    );
+    // Purge takes only messages whose deliveries are all final: s10…s24 once sent.
+    for (let i = 11; i < 25; i++) await settle(store, "a", `s${i}`, 2100, "sent");
+    assert.equal(await store.purge(3000), 15);
+    assert.deepEqual((await store.queueStats()).get("a"), { depth: 15, oldestReceivedAt: 1000 });
+    const pending = await store.listMessages({ state: "pending" }, { limit: 5 });
+    assert.deepEqual(pending.items.map((m) => m.message.msgId), [
+      "s29",
+      "s28",
+      "s27",
+      "s26",
+      "s25",
+    ]);
+  });
+
   test("listMessages: newest first, filters, stable cursor pages", async (store) => {
     for (let i = 0; i < 7; i++) {
       await put(store, `l${i}`, 1000 + i * 10, i % 2 ? ["a"] : ["a", "b"], i < 3 ? "Old" : "New");

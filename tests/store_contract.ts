@@ -339,6 +339,81 @@ export function storeContract(name: string, open: () => Promise<StoreFixture>): 
     assert.equal(seen.length, n);
     assert.equal(new Set(seen).size, n, "a delivery was leased twice");
   });
+  test("release gives unsent leases back as they were; a lease no longer held is left alone", async ({ store }) => {
+    for (let i = 0; i < 3; i++) await store.accept(input(`r${i}`, T + i));
+    const [first] = await store.lease("px", T + 10, 1, LEASE);
+    assert.ok(
+      await store.complete(first, {
+        state: "temporary_failure",
+        at: T + 20,
+        latencyMs: 1,
+        nextAttemptAt: T + 30,
+      }),
+    );
+    const leases = await store.lease("px", T + 40, 10, LEASE);
+    assert.deepEqual(ids(leases), ["r0", "r1", "r2"]);
+    const done = leases.find((l) => l.delivery.msgId === "r2")!;
+    assert.ok(await store.complete(done, { state: "sent", at: T + 50, latencyMs: 1 }));
+    assert.equal(await store.release(leases, T + 60), 2);
+    const r0 = await stateOf(store, "r0");
+    assert.equal(r0?.state, "temporary_failure", "back to the state before the lease");
+    assert.equal(r0?.attempts, 1);
+    assert.equal(r0?.history.length, 1, "no attempt recorded");
+    assert.equal((await stateOf(store, "r1"))?.state, "pending");
+    assert.equal((await stateOf(store, "r2"))?.state, "sent", "a completed lease stays completed");
+    const again = await store.lease("px", T + 60, 10, LEASE);
+    assert.deepEqual(ids(again), ["r0", "r1"]);
+    assert.ok(again.every((l) => !l.expired), "a released lease is not an interrupted send");
+    assert.equal(await store.release(leases, T + 70), 0, "stale leases release nothing");
+  });
+
+  test("a burst of fan-out copies on one handle: one delivered, every other names it", async ({ store }) => {
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => store.accept(input(`burst-${i}`, T + i, ["px!k"]))),
+    );
+    const states = results.map((r) => r.status === "created" ? r.deliveries[0] : undefined);
+    const owners = states.filter((d) => d?.state === "pending");
+    assert.equal(owners.length, 1, states.map((d) => d?.state).join(","));
+    const owner = owners[0]!.msgId;
+    for (const d of states) {
+      if (d?.msgId !== owner) assert.match(d?.statusReason ?? "", new RegExp(`message ${owner}`));
+    }
+    assert.deepEqual(ids(await store.lease("px", T + 100, 100, LEASE)), [owner]);
+    // Copies after the window claim a new one, even right behind a burst.
+    const later = await store.accept(input("burst-late", T + WINDOW + 50, ["px!k"]));
+    assert.ok(later.status === "created" && later.deliveries[0].state === "pending");
+  });
+
+  test("outcomes recorded together: each applies, a stale lease alone is refused", async (f) => {
+    for (let i = 0; i < 30; i++) await f.store.accept(input(`c${i}`, T + i));
+    const leases = await f.store.lease("px", T + 100, 30, LEASE);
+    assert.equal(leases.length, 30);
+    // An operator retry of one leased delivery is not possible, so make one lease stale the way a
+    // second worker does after expiry: lease it again.
+    const [stale] = await f.store.lease("px", T + 100 + LEASE, 1, LEASE);
+    assert.ok(stale);
+    const ok = await Promise.all(
+      leases.map((l, i) =>
+        f.store.complete(l, {
+          state: i % 2 ? "sent" : "temporary_failure",
+          at: T + 200,
+          latencyMs: 1,
+          nextAttemptAt: T + 5000,
+        })
+      ),
+    );
+    const staleIndex = leases.findIndex((l) => l.delivery.msgId === stale.delivery.msgId);
+    ok.forEach((v, i) => assert.equal(v, i !== staleIndex, `complete ${i}`));
+    for (let i = 0; i < 30; i++) {
+      const d = await stateOf(f.store, leases[i].delivery.msgId);
+      if (i === staleIndex) assert.equal(d?.state, "leased");
+      else assert.equal(d?.state, i % 2 ? "sent" : "temporary_failure");
+    }
+    assert.equal(
+      (await f.store.lease("px", T + 5000, 100, LEASE)).length,
+      leases.filter((_, i) => i % 2 === 0 && i !== staleIndex).length,
+    );
+  });
   statsContract(test);
 }
 

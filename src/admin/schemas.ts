@@ -6,6 +6,7 @@
  * @module
  */
 import { z } from "zod";
+import { DeliverySettingsJson, DeliverySettingsSchema } from "../destinations/delivery.ts";
 import { TYPE_NAMES } from "../destinations/registry.ts";
 import type { DeliveryState } from "../store/store.ts";
 
@@ -82,6 +83,10 @@ export const SubscriptionBodySchema = z.object({
   configuration: z.record(z.string(), z.unknown())
     .meta({ description: "Per type; secrets are write-only (returned redacted)" }),
   enabled: z.boolean().default(true),
+  /** Its own concurrency, rate limit and retry schedule; null or absent: the relay's defaults. */
+  delivery: DeliverySettingsSchema.nullable().optional().meta({
+    description: "Per-destination concurrency, rate limit (requests/s) and retry schedule (ms)",
+  }),
   /** Accepted for CloudTruth compatibility, never required. */
   organization: z.string().trim().optional(),
 });
@@ -157,6 +162,7 @@ export const SubscriptionSchema = z.object({
   configuration: z.record(z.string(), z.unknown()),
   enabled: z.boolean(),
   organization: z.string().optional(),
+  delivery: DeliverySettingsJson.optional(),
   source: z.enum(["env", "config", "api"]),
   read_only: z.boolean(),
   description: z.string().optional(),

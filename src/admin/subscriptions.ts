@@ -8,6 +8,7 @@
  */
 import { describeFilter, KNOWN_NOTIFICATIONS, normalizeName } from "../coder.ts";
 import type { Destination } from "../destinations/destination.ts";
+import { deliverySettingsJson } from "../destinations/delivery.ts";
 import {
   type DestinationTypeName,
   destinationTypeOf,
@@ -22,7 +23,7 @@ import { SubscriptionBodySchema, SubscriptionPatchSchema } from "./schemas.ts";
 /** What a valid request produces: the record's editable fields. */
 export type SubscriptionFields = Pick<
   SubscriptionRecord,
-  "name" | "type" | "eventTypes" | "configuration" | "enabled" | "organization"
+  "name" | "type" | "eventTypes" | "configuration" | "enabled" | "organization" | "delivery"
 >;
 
 /**
@@ -52,6 +53,7 @@ export function parseSubscription(
     configuration: config.data,
     enabled: b.enabled,
     organization: b.organization,
+    ...(b.delivery ? { delivery: b.delivery } : {}),
   };
 }
 
@@ -77,7 +79,14 @@ export function patchSubscription(body: unknown, current: SubscriptionRecord): S
     configuration,
     enabled: p.enabled ?? current.enabled,
     organization: p.organization ?? current.organization,
+    // Replaced whole when sent (null removes it), kept otherwise.
+    delivery: p.delivery === undefined ? storedDelivery(current) : p.delivery,
   }, { ...current, configuration: kept });
+}
+
+/** A stored subscription's delivery settings in the body's shape, to validate again. */
+function storedDelivery(sub: SubscriptionRecord): Record<string, unknown> | undefined {
+  return sub.delivery ? deliverySettingsJson(sub.delivery) : undefined;
 }
 
 /** Configuration URLs shown with their credentials redacted. */
@@ -163,6 +172,7 @@ export function subscriptionJson(sub: SubscriptionRecord): Record<string, unknow
     configuration,
     enabled: sub.enabled,
     ...(sub.organization ? { organization: sub.organization } : {}),
+    ...(sub.delivery ? { delivery: deliverySettingsJson(sub.delivery) } : {}),
     source: "api",
     read_only: false,
     created_at: new Date(sub.createdAt).toISOString(),
@@ -179,6 +189,7 @@ export function configuredDestinationJson(d: Destination): Record<string, unknow
     event_types: describeFilter(d.events),
     configuration: {},
     enabled: d.enabled,
+    ...(d.delivery ? { delivery: deliverySettingsJson(d.delivery) } : {}),
     source: d.source,
     read_only: true,
     ...(d.description ? { description: d.description } : {}),
@@ -198,6 +209,7 @@ export function changedFields(before: SubscriptionFields, after: SubscriptionFie
   }
   if (before.enabled !== after.enabled) out.push("enabled");
   if (before.organization !== after.organization) out.push("organization");
+  if (JSON.stringify(before.delivery) !== JSON.stringify(after.delivery)) out.push("delivery");
   const keys = new Set([...Object.keys(before.configuration), ...Object.keys(after.configuration)]);
   for (const key of [...keys].sort()) {
     if (JSON.stringify(before.configuration[key]) !== JSON.stringify(after.configuration[key])) {

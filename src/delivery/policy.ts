@@ -9,11 +9,16 @@ import type { SendResult } from "../sinks/sink.ts";
 import type { Outcome } from "../store/store.ts";
 import { backoffMs } from "./backoff.ts";
 
-/** The knobs the policy reads (a subset of `DeliveryConfig`). */
+/** The knobs the policy reads (a subset of `DeliveryConfig`, and a destination's own schedule). */
 export interface RetrySettings {
   readonly maxAttempts: number;
   readonly retryMinMs: number;
   readonly retryMaxMs: number;
+  /**
+   * A destination's explicit delays before each retry, in ms, instead of `maxAttempts` and the
+   * backoff: after attempt n fails, the wait is `retrySchedule[n - 1]`; past its end, give up.
+   */
+  readonly retrySchedule?: readonly number[];
 }
 
 /**
@@ -58,9 +63,10 @@ export function healthSignal(result: SendResult): HealthSignal {
 
 /**
  * Decides a delivery's next state. A temporary failure is retried after `Retry-After` when the
- * destination sent one, else after jittered exponential backoff, until `maxAttempts` is reached
- * (then `permanent_failure`, "gave up after n attempts"). Every other result is final as it is; a
- * gone destination (`disable`) also asks for the destination to be held.
+ * destination sent one, else after jittered exponential backoff (or the destination's retry
+ * schedule), until `maxAttempts` is reached (with a schedule: until it runs out), then
+ * `permanent_failure`, "gave up after n attempts". Every other result is final as it is; a gone
+ * destination (`disable`) also asks for the destination to be held.
  */
 export function decide(
   { result, attempt, at, counts }: AttemptInput,
@@ -68,7 +74,8 @@ export function decide(
   random: () => number,
 ): Decision {
   if (result.state === "temporary_failure") {
-    if (attempt >= settings.maxAttempts) {
+    const schedule = settings.retrySchedule;
+    if (attempt >= (schedule ? schedule.length + 1 : settings.maxAttempts)) {
       return {
         outcome: {
           state: "permanent_failure",
@@ -79,7 +86,7 @@ export function decide(
         signal: "down",
       };
     }
-    const wait = result.retryAfterMs ??
+    const wait = result.retryAfterMs ?? schedule?.[attempt - 1] ??
       backoffMs(attempt, settings.retryMinMs, settings.retryMaxMs, random);
     return {
       outcome: {

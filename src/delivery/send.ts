@@ -4,11 +4,11 @@
  *
  * @module
  */
-import { type Envelope, EnvelopeSchema } from "../coder.ts";
 import { type Destination, mayCarry } from "../destinations/destination.ts";
 import type { SendResult } from "../sinks/sink.ts";
-import type { Lease, Outbox } from "../store/store.ts";
+import type { Lease } from "../store/store.ts";
 import type { Clock } from "./clock.ts";
+import type { EnvelopeCache } from "./envelopes.ts";
 
 /** What came of an attempt, before the policy decides what it means. */
 export interface Attempted {
@@ -38,7 +38,7 @@ export const SECRET_REFUSED_REASON =
 export async function attempt(
   dest: Destination,
   lease: Lease,
-  store: Pick<Outbox, "getBody">,
+  envelopes: Pick<EnvelopeCache, "get">,
   clock: Clock,
 ): Promise<Attempted> {
   const d = lease.delivery;
@@ -52,7 +52,7 @@ export async function attempt(
   }
   const started = clock.now();
   let result: SendResult;
-  const loaded = await loadEnvelope(store, d.msgId);
+  const loaded = await envelopes.get(d.msgId);
   if (!loaded) {
     result = { state: "permanent_failure", reason: "message body is gone (purged?)" };
   } else if (!mayCarry(dest, loaded.envelope)) {
@@ -74,16 +74,4 @@ export async function attempt(
     }
   }
   return { result, latencyMs: clock.now() - started, counts: true };
-}
-
-/** The stored message, parsed, with the text Coder sent (forwarded verbatim where it can be). */
-async function loadEnvelope(
-  store: Pick<Outbox, "getBody">,
-  msgId: string,
-): Promise<{ envelope: Envelope; text: string } | undefined> {
-  const body = await store.getBody(msgId);
-  if (!body) return undefined;
-  const text = new TextDecoder().decode(body);
-  const parsed = EnvelopeSchema.safeParse(JSON.parse(text));
-  return parsed.success ? { envelope: parsed.data, text } : undefined;
 }

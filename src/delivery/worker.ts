@@ -4,7 +4,9 @@
  * so a fresh message leaves at once instead of at the next poll.
  *
  * Each destination has its own concurrency, outage pause ({@link ./breaker.ts}) and backoff, so a
- * failing Slack never holds up PlatformX. Destinations the operator paused, or a sink reported
+ * failing Slack never holds up PlatformX; its delivery settings may set its concurrency, a rate
+ * limit ({@link ./rate.ts}) and a retry schedule. Due deliveries are leased ahead in batches
+ * ({@link ./lease_ahead.ts}). Destinations the operator paused, or a sink reported
  * gone, are skipped: their deliveries stay stored (`pending`) until resumed or edited.
  *
  * @module
@@ -15,9 +17,13 @@ import { logger } from "../log.ts";
 import type { RelayMetrics } from "../metrics.ts";
 import { recordStats, type StatsStore } from "../store/stats.ts";
 import { isHeld, type Lease, type Outbox, type PauseState, type Settings } from "../store/store.ts";
+import type { Envelope } from "../coder.ts";
 import { createBreaker } from "./breaker.ts";
+import { createEnvelopeCache } from "./envelopes.ts";
+import { createLeaseAhead, roundsAhead } from "./lease_ahead.ts";
 import { type Clock, steadyClock } from "./clock.ts";
 import { decide } from "./policy.ts";
+import { allowance, refill, spend, type TokenBucket, untilNextMs } from "./rate.ts";
 import { reportAttempt, reportDisabled, reportPause, reportRecordFailure } from "./report.ts";
 import { attempt, type Attempted } from "./send.ts";
 import { createTicker } from "./ticker.ts";
@@ -43,8 +49,11 @@ export interface WorkerDeps {
 export interface Worker {
   /** Starts polling. */
   start(): void;
-  /** Work was accepted or re-queued: lease it now rather than at the next poll. */
-  wake(): void;
+  /**
+   * Work was accepted or re-queued: lease it now rather than at the next poll. `accepted`: the
+   * message just accepted, already parsed, so that its sends need not parse it again.
+   */
+  wake(accepted?: { readonly envelope: Envelope; readonly body: Uint8Array }): void;
   /**
    * Polls now if the timer has fallen behind, as it does where the platform freezes idle timers
    * (Deno Deploy): cheap enough to call on every request.
@@ -69,7 +78,15 @@ export function createWorker(deps: WorkerDeps): Worker {
   const random = deps.random ?? Math.random;
   const breaker = createBreaker(config, random);
   const settings = settingsCache(store, config.pollMs);
-  const sends = inflight();
+  const sends = inflight(() => ticker.soon(0));
+  const ahead = createLeaseAhead(store, {
+    ...config,
+    rounds: roundsAhead(config.leaseMs, config.sendTimeoutMs),
+    onRefill: () => ticker.soon(0),
+  });
+  const envelopes = createEnvelopeCache(store);
+  /** Rate-limited destinations' token buckets. */
+  const buckets = new Map<string, TokenBucket>();
   const ticker = createTicker(leaseAll, {
     clock,
     pollMs: config.pollMs,
@@ -81,36 +98,72 @@ export function createWorker(deps: WorkerDeps): Worker {
     let full = false;
     const now = clock.now();
     const held = await settings.read(now);
-    if (held.all) return false;
+    if (held.all) {
+      await ahead.release(undefined, now);
+      return false;
+    }
     for (const dest of await deps.destinations()) {
       if (sends.stopped) break;
-      if (breaker.isPaused(dest.id, now) || isHeld(held, dest.id)) continue;
-      const room = config.concurrency - sends.count(dest.id);
-      if (room <= 0) continue;
-      const leases = await store.lease(dest.id, now, room, config.leaseMs);
-      if (leases.length === room) full = true;
-      for (const l of leases) {
-        const sent = attempt(dest, l, store, clock).then((a) => record(dest, l, a));
-        sends.track(
-          dest.id,
-          sent.catch((err) => reportRecordFailure(l.delivery, err)).finally(() => ticker.soon(0)),
-        );
+      if (breaker.isPaused(dest.id, now) || isHeld(held, dest.id)) {
+        await ahead.release(dest.id, now);
+        continue;
       }
+      const concurrency = dest.delivery?.concurrency ?? config.concurrency;
+      const rate = dest.delivery?.rateLimit;
+      let room = concurrency - sends.count(dest.id);
+      if (room <= 0) continue;
+      if (rate === undefined) {
+        const leases = await ahead.take(dest.id, room, now, { concurrency });
+        if (leases.length === room) full = true;
+        run(dest, leases);
+        continue;
+      }
+      // Rate-limited: only what the bucket allows now, and a tick when it allows the next.
+      const bucket = refill(buckets.get(dest.id), rate, now);
+      room = Math.min(room, allowance(bucket));
+      const leases = room > 0 ? await ahead.take(dest.id, room, now, { ahead: false }) : [];
+      const left = spend(bucket, leases.length);
+      buckets.set(dest.id, left);
+      if (leases.length === room) ticker.soon(untilNextMs(left, rate));
+      run(dest, leases);
     }
     return full;
   }
 
-  /** Applies the policy to one attempt, records it, and updates the destination's health. */
-  async function record(dest: Destination, l: Lease, a: Attempted): Promise<void> {
+  /** Sends each of `leases`, holding a slot of `dest` until the answer is in. */
+  function run(dest: Destination, leases: readonly Lease[]) {
+    for (const l of leases) {
+      sends.track(dest.id, (free) =>
+        attempt(dest, l, envelopes, clock)
+          .then((a) => record(dest, l, a, free))
+          .catch((err) => reportRecordFailure(l.delivery, err)));
+    }
+  }
+
+  /**
+   * Applies the policy to one attempt, records it, and updates the destination's health. The send
+   * slot is freed (`free`) once the answer is in, before the outcome is durable: the next send need
+   * not wait for the commit, which outcomes recorded meanwhile share.
+   */
+  async function record(
+    dest: Destination,
+    l: Lease,
+    a: Attempted,
+    free: () => void,
+  ): Promise<void> {
     const at = clock.now();
     const n = l.delivery.attempts + (a.counts ? 1 : 0);
-    const decision = decide({ result: a.result, attempt: n, at, counts: a.counts }, config, random);
+    const retry = dest.delivery?.retrySchedule
+      ? { ...config, retrySchedule: dest.delivery.retrySchedule }
+      : config;
+    const decision = decide({ result: a.result, attempt: n, at, counts: a.counts }, retry, random);
     const retryAfterMs = a.result.state === "temporary_failure" ? a.result.retryAfterMs : undefined;
     const pause = breaker.observe(dest.id, decision.signal, retryAfterMs, at);
     if (pause) reportPause(dest.id, pause);
     // Held before the outcome is recorded, so no more of its deliveries are leased meanwhile.
     if (decision.disable) await disable(dest.id, decision.disable, at);
     const outcome = { ...decision.outcome, latencyMs: a.latencyMs };
+    free();
     const recorded = await store.complete(l, outcome);
     if (recorded) await recordStats(store, dest.id, outcome);
     reportAttempt({ delivery: l.delivery, outcome, attempt: n, recorded }, deps.metrics);
@@ -132,7 +185,19 @@ export function createWorker(deps: WorkerDeps): Worker {
 
   return {
     start: () => ticker.start(),
-    wake: () => ticker.soon(0),
+    wake(accepted) {
+      if (accepted) {
+        const { envelope, body } = accepted;
+        // Decoded only if a sink forwards the text.
+        envelopes.set({
+          envelope,
+          get text() {
+            return new TextDecoder().decode(body);
+          },
+        });
+      }
+      ticker.soon(0);
+    },
     catchUp() {
       if (ticker.isLate(config.pollMs)) ticker.soon(0);
     },
@@ -144,6 +209,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       sends.stopped = true;
       await ticker.stop();
       await sends.settle();
+      await ahead.release(undefined, clock.now());
     },
     retryAfterPauses: () => breaker.paused(clock.now()),
     settingsChanged() {
@@ -173,17 +239,27 @@ function settingsCache(store: Settings, pollMs: number) {
   };
 }
 
-/** Sends in flight, per destination. */
-function inflight() {
+/**
+ * Sends in flight, per destination. A send holds its slot until it calls `free` (or ends), and
+ * stays in `settle()` until it ends; `onFree` runs as each slot frees.
+ */
+function inflight(onFree: () => void) {
   const perDestination = new Map<string, number>();
   const all = new Set<Promise<void>>();
   return {
     stopped: false,
     count: (destination: string) => perDestination.get(destination) ?? 0,
-    track(destination: string, p: Promise<void>) {
+    track(destination: string, run: (free: () => void) => Promise<void>) {
       perDestination.set(destination, (perDestination.get(destination) ?? 0) + 1);
-      const done: Promise<void> = p.finally(() => {
+      let freed = false;
+      const free = () => {
+        if (freed) return;
+        freed = true;
         perDestination.set(destination, (perDestination.get(destination) ?? 1) - 1);
+        onFree();
+      };
+      const done: Promise<void> = run(free).finally(() => {
+        free();
         all.delete(done);
       });
       all.add(done);

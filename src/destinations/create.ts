@@ -69,6 +69,7 @@ export function destinationsFromConfig(deps: SinkDeps<Config>): Destination[] {
       enabled: spec.enabled,
       source: "config",
       description: spec.description,
+      delivery: spec.delivery,
       sink: createSink(spec.type, spec.configuration, deps),
     });
   }

@@ -6,6 +6,7 @@
  */
 import { type Envelope, type EventFilter, isSecretMessage, matchesFilter } from "../coder.ts";
 import type { Sink } from "../sinks/sink.ts";
+import type { DeliverySettings } from "./delivery.ts";
 
 /** One place messages go. `id` keys its delivery records: keep it stable across restarts. */
 export interface Destination {
@@ -17,6 +18,8 @@ export interface Destination {
   readonly source: "env" | "config" | "api";
   /** A human note, e.g. "dry run". */
   readonly description?: string;
+  /** Its own concurrency, rate limit and retry schedule; absent: the relay-wide defaults. */
+  readonly delivery?: DeliverySettings;
   readonly sink: Sink;
 }
 

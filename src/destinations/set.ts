@@ -63,6 +63,7 @@ export function createDestinationSet(deps: DestinationSetDeps): DestinationSet {
         enabled: sub.enabled,
         source: "api",
         description: sub.name,
+        delivery: sub.delivery,
         sink: deps.build(sub),
       };
     } catch (err) {

@@ -25,8 +25,8 @@ export interface ReceiverDeps {
   /** Deadline for the whole body (default `BODY_READ_TIMEOUT_MS` of `body.ts`). */
   readonly bodyTimeoutMs?: number;
   readonly dedupeWindowMs: number;
-  /** Called after each stored message, so delivery starts at once. */
-  readonly onAccepted: () => void;
+  /** Called after each stored message, with its envelope and body, so delivery starts at once. */
+  readonly onAccepted: (envelope: Envelope, body: Uint8Array) => void;
   /** Counts outcomes and store latency. */
   readonly metrics?: RelayMetrics;
 }
@@ -115,7 +115,7 @@ export async function receive(
     });
     return Response.json({ status: "duplicate", msg_id: msgId });
   }
-  deps.onAccepted();
+  deps.onAccepted(envelope, bytes);
   const deliveries = result.deliveries.map((d) => ({ destination: d.destination, state: d.state }));
   log.info("accepted {msgId} ({event}) for {destinations} in {latencyMs} ms", {
     msgId,

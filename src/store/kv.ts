@@ -4,7 +4,9 @@
  * into chunks; ≤ 1,000 mutations and ≤ 800 KiB per commit, so a message and all its deliveries fit
  * one atomic commit and larger bodies are compressed or refused with 413.
  *
- * Accepts are group-committed ({@link ./kv_accept.ts}).
+ * Accepts are group-committed ({@link ./kv_accept.ts}); leases and outcomes go in batches
+ * ({@link ./kv_lease.ts}); queue-depth counters and the state index are kept in the same commits
+ * ({@link ./kv_index.ts}).
  *
  * Key layout (short prefixes: keys count against the commit size):
  * - `["m", msgId]` → {@link StoredMeta}
@@ -16,30 +18,30 @@
  * - `["x", destination, eventKey]` → `DedupeEntry`: fan-out dedupe, expiring
  * - `["f", destination, msgId]` → null: deliveries given up (`permanent_failure`, `unknown`)
  * - `["s", id]` → {@link SubscriptionRecord}; `["p"]` → {@link PauseState}
+ * - `["c", …]`, `["o", …]`, `["i", …]`, `["ci"]`: counters and indexes ({@link ./kv_index.ts})
  *
  * @module
  */
 import { settleOrphanedLeases } from "./kv_settle.ts";
 import { concatBytes } from "../bytes.ts";
+import { createBodyCache } from "./body_cache.ts";
 import { compress, createKvAccept, type StoredMeta } from "./kv_accept.ts";
+import { ensureIndexed, idsByState, indexDelivery, indexedQueueStats } from "./kv_index.ts";
+import { createKvLeasing } from "./kv_lease.ts";
 import {
-  applyOutcome,
   closedByDeletion,
   decodeCursor,
   type DeliveryRecord,
   type DestinationHold,
   encodeCursor,
   FINAL_STATES,
-  GIVEN_UP_STATES,
   isRetryable,
-  type Lease,
   markDisabled,
   matchesMessageFilter,
   type MessageFilter,
   type MessagePage,
   type MessageWithDeliveries,
   NOT_PAUSED,
-  type Outcome,
   type PauseState,
   type QueueStats,
   requeued,
@@ -71,6 +73,7 @@ export async function openKvStore(
     if (dir && dir !== path) await Deno.mkdir(dir, { recursive: true });
   }
   const kv = await Deno.openKv(path);
+  await ensureIndexed(kv);
   // Only with the file lock held: then no live process owns a lease in this file.
   if (options.settleLeases) await settleOrphanedLeases(kv, Date.now());
   return createKvStore(kv);
@@ -78,61 +81,14 @@ export async function openKvStore(
 
 /** Wraps an open KV handle; the store owns it and closes it on `close()`. */
 export function createKvStore(kv: Deno.Kv): Store {
-  const accept = createKvAccept(kv);
-
-  async function lease(
-    destination: string,
-    now: number,
-    limit: number,
-    leaseMs: number,
-  ): Promise<Lease[]> {
-    const leases: Lease[] = [];
-    if (limit <= 0) return leases;
-    const due = kv.list<number | null>(
-      { start: ["q", destination], end: ["q", destination, now + 1] },
-      { limit: limit * 2 },
-    );
-    for await (const entry of due) {
-      if (leases.length >= limit) break;
-      const msgId = entry.key[3] as string;
-      const dKey = ["d", msgId, destination];
-      const current = await kv.get<DeliveryRecord>(dKey);
-      const d = current.value;
-      if (!d || FINAL_STATES.has(d.state)) {
-        // A queue entry left behind by a purge or a replay: drop it.
-        await kv.atomic().check(entry).delete(entry.key).commit();
-        continue;
-      }
-      const until = now + leaseMs;
-      const next: DeliveryRecord = { ...d, state: "leased", nextAttemptAt: until, updatedAt: now };
-      const res = await kv.atomic().check(current).check(entry)
-        .delete(entry.key)
-        .set(["q", destination, until, msgId], d.receivedAt)
-        .set(dKey, next)
-        .commit();
-      if (res.ok) {
-        leases.push({ delivery: next, expired: d.state === "leased", token: res.versionstamp });
-      }
-    }
-    return leases;
-  }
-
-  async function complete(l: Lease, outcome: Outcome): Promise<boolean> {
-    const d = l.delivery;
-    const dKey = ["d", d.msgId, d.destination];
-    const next = applyOutcome(d, outcome);
-    const op = kv.atomic()
-      .check({ key: dKey, versionstamp: l.token })
-      .delete(["q", d.destination, d.nextAttemptAt, d.msgId])
-      .set(dKey, next);
-    if (next.state === "temporary_failure") {
-      op.set(["q", d.destination, next.nextAttemptAt, d.msgId], d.receivedAt);
-    }
-    if (GIVEN_UP_STATES.has(next.state)) op.set(["f", d.destination, d.msgId], null);
-    return (await op.commit()).ok;
-  }
+  /** Bodies of messages just accepted or leased, so that their sends need not read them. */
+  const bodies = createBodyCache();
+  const accept = createKvAccept(kv, bodies);
+  const leasing = createKvLeasing(kv, bodies);
 
   async function getBody(msgId: string): Promise<Uint8Array | null> {
+    const cached = bodies.get(msgId);
+    if (cached) return cached;
     const meta = (await kv.get<StoredMeta>(["m", msgId])).value;
     if (!meta) return null;
     const keys = Array.from({ length: meta.chunks }, (_, i) => ["b", msgId, i]);
@@ -185,17 +141,25 @@ export function createKvStore(kv: Deno.Kv): Store {
       // Checked: a replay between the read and this commit keeps the message.
       for (const e of deliveries) {
         op.check(e).delete(e.key).delete(["f", e.value.destination, msgId]);
+        indexDelivery(op, e.value, undefined);
       }
-      if ((await op.commit()).ok) purged++;
+      if ((await op.commit()).ok) {
+        bodies.delete(msgId);
+        purged++;
+      }
     }
     return purged;
   }
 
   async function countOpen(before: number): Promise<number> {
     let open = 0;
-    // Queue entries carry the receipt time; every open delivery has exactly one.
-    for await (const e of kv.list<number | null>({ prefix: ["q"] })) {
-      if (typeof e.value === "number" && e.value < before) open++;
+    // The open index is ordered by receipt per destination: only the old work is read.
+    for (const destination of (await indexedQueueStats(kv)).keys()) {
+      for await (
+        const _ of kv.list({ start: ["o", destination], end: ["o", destination, before] })
+      ) {
+        open++;
+      }
     }
     return open;
   }
@@ -211,10 +175,17 @@ export function createKvStore(kv: Deno.Kv): Store {
       : ["r", until];
     const items: MessageWithDeliveries[] = [];
     let scanned = 0;
-    for await (
-      const r of kv.list<null>({ start: ["r", filter.since ?? 0], end }, { reverse: true })
-    ) {
-      const [, receivedAt, msgId] = r.key as [string, number, string];
+    // By state, the state index holds only matching deliveries; otherwise by receipt time.
+    const candidates = filter.state
+      ? idsByState(
+        kv,
+        filter.state,
+        filter.since ?? 0,
+        end.slice(1) as [number],
+        filter.destination,
+      )
+      : byTime(filter.since ?? 0, end);
+    for await (const { receivedAt, msgId } of candidates) {
       const found = await getMessage(msgId);
       if (found && matchesMessageFilter(found, filter)) items.push(found);
       if (items.length >= page.limit || ++scanned >= SCAN_LIMIT) {
@@ -222,6 +193,13 @@ export function createKvStore(kv: Deno.Kv): Store {
       }
     }
     return { items };
+  }
+
+  async function* byTime(since: number, end: Deno.KvKey) {
+    for await (const r of kv.list<null>({ start: ["r", since], end }, { reverse: true })) {
+      const [, receivedAt, msgId] = r.key as [string, number, string];
+      yield { receivedAt, msgId };
+    }
   }
 
   async function retry(
@@ -240,6 +218,7 @@ export function createKvStore(kv: Deno.Kv): Store {
         op.check(e).set(e.key, next).delete(["f", d.destination, msgId])
           .delete(["q", d.destination, d.nextAttemptAt, msgId])
           .set(["q", d.destination, now, msgId], d.receivedAt);
+        indexDelivery(op, d, next);
         out.push(next);
       }
       if (out.length === 0 || (await op.commit()).ok) return out;
@@ -267,18 +246,8 @@ export function createKvStore(kv: Deno.Kv): Store {
     return out;
   }
 
-  async function queueStats(): Promise<Map<string, QueueStats>> {
-    const stats = new Map<string, { depth: number; oldestReceivedAt?: number }>();
-    for await (const e of kv.list<number | null>({ prefix: ["q"] })) {
-      const destination = e.key[1] as string;
-      const s = stats.get(destination) ?? { depth: 0 };
-      s.depth++;
-      if (typeof e.value === "number" && !(e.value >= (s.oldestReceivedAt ?? Infinity))) {
-        s.oldestReceivedAt = e.value;
-      }
-      stats.set(destination, s);
-    }
-    return stats;
+  function queueStats(): Promise<Map<string, QueueStats>> {
+    return indexedQueueStats(kv);
   }
 
   async function getPause(): Promise<PauseState> {
@@ -318,7 +287,9 @@ export function createKvStore(kv: Deno.Kv): Store {
       const op = kv.atomic().check(entry).delete(entry.key);
       const open = d.value && !FINAL_STATES.has(d.value.state);
       if (open) {
-        op.check(d).set(dKey, closedByDeletion(d.value!, now)).set(["f", destination, msgId], null);
+        const closed = closedByDeletion(d.value!, now);
+        op.check(d).set(dKey, closed).set(["f", destination, msgId], null);
+        indexDelivery(op, d.value!, closed);
       }
       // A conflict is a worker recording an outcome for the same delivery: that outcome stands.
       if ((await op.commit()).ok && open) closed++;
@@ -328,8 +299,9 @@ export function createKvStore(kv: Deno.Kv): Store {
 
   return {
     accept,
-    lease,
-    complete,
+    lease: leasing.lease,
+    complete: leasing.complete,
+    release: leasing.release,
     getBody,
     getMessage,
     purge,
@@ -357,11 +329,11 @@ export function createKvStore(kv: Deno.Kv): Store {
     async ping() {
       await kv.get(["m", ""]);
     },
-    close() {
+    async close() {
+      await leasing.drain();
       try {
         kv.close();
       } catch { /* already closed */ }
-      return Promise.resolve();
     },
     ...kvStats(kv),
   };

@@ -5,8 +5,15 @@
  * duplicate `msg_id`, a live event key) retries each of its messages alone, so one never fails the
  * others. Bodies over {@link KV_MAX_STORED_BODY} are compressed or refused with 413.
  *
+ * A fan-out storm (copies of one event, one event key) is resolved in memory: copies of a key this
+ * process knows to be held ({@link ./live_keys.ts}) are recorded as `deduplicated` in the next group
+ * commit instead of each failing a shared commit and then conflicting alone.
+ *
  * @module
  */
+import type { BodyCache } from "./body_cache.ts";
+import { INDEX_MUTATIONS, indexDelivery } from "./kv_index.ts";
+import { createLiveKeys, type LiveKey, liveKey, type LiveKeys } from "./live_keys.ts";
 import {
   type AcceptInput,
   type AcceptResult,
@@ -51,7 +58,8 @@ function costOf(
 ): Cost {
   const dedupe = input.destinations.filter((d) => d.eventKey && input.dedupeWindowMs > 0);
   const idBytes = 3 * input.msgId.length + 16;
-  const keys = 3 + meta.chunks + 2 * input.destinations.length + dedupe.length;
+  const keys = 3 + meta.chunks + (2 + INDEX_MUTATIONS) * input.destinations.length +
+    dedupe.length;
   return {
     checks: 1 + dedupe.length,
     mutations: keys,
@@ -61,39 +69,60 @@ function costOf(
 }
 
 /**
- * Takes from the head of `queue` the messages that fit one commit together. A message that shares a
- * `msg_id` or an event key with one already taken waits for the next commit: in one commit, both
- * checks would pass and the second write would silently replace the first.
+ * Takes from the head of `queue` the messages that fit one commit together, and resolves fan-out
+ * copies among them in memory: a copy of an event key that `live` knows to be held, or that a
+ * message taken earlier claims in this commit, is recorded as deduplicated (its entry in the
+ * returned `dupes`: destination → holder) instead of checking the key again. A message that shares
+ * a `msg_id` with one already taken, or would claim a key claimed earlier in this commit (its window
+ * having lapsed), waits for the next commit: in one commit both checks would pass and the second
+ * write would silently replace the first.
  */
-function takeBatch<T extends { prepared: { input: AcceptInput }; cost: Cost }>(queue: T[]): T[] {
-  const batch: T[] = [];
+function takeBatch<T extends { prepared: { input: AcceptInput }; cost: Cost }>(
+  queue: T[],
+  live: LiveKeys,
+): { item: T; dupes: Map<string, string> }[] {
+  const batch: { item: T; dupes: Map<string, string> }[] = [];
   const taken = new Set<string>();
+  const claimed = new Map<string, LiveKey>();
   const sum = { checks: 0, mutations: 0, keyBytes: 0, bytes: 0 };
   for (let i = 0; i < queue.length;) {
     const q = queue[i];
     const { input } = q.prepared;
-    const keys = [
-      `m\0${input.msgId}`,
-      ...input.destinations.flatMap((d) => d.eventKey ? [`x\0${d.id}\0${d.eventKey}`] : []),
-    ];
     const fits = (Object.keys(sum) as (keyof Cost)[]).every((k) =>
       sum[k] + q.cost[k] <= BATCH_LIMITS[k]
     );
     if (batch.length > 0 && !fits) break;
-    if (keys.some((k) => taken.has(k))) {
+    const dupes = new Map<string, string>();
+    const claims: string[] = [];
+    let conflict = taken.has(input.msgId);
+    for (const d of input.destinations) {
+      if (!d.eventKey || input.dedupeWindowMs <= 0) continue;
+      const k = liveKey(d.id, d.eventKey);
+      const holder = live.get(k, input.receivedAt) ??
+        ((claimed.get(k)?.expiresAt ?? 0) > input.receivedAt ? claimed.get(k)!.msgId : undefined);
+      if (holder) dupes.set(d.id, holder);
+      else if (claimed.has(k)) conflict = true;
+      else claims.push(k);
+    }
+    if (conflict) {
       i++;
       continue;
     }
-    for (const k of keys) taken.add(k);
+    taken.add(input.msgId);
+    const expiresAt = input.receivedAt + input.dedupeWindowMs;
+    for (const k of claims) claimed.set(k, { msgId: input.msgId, expiresAt });
     for (const k of Object.keys(sum) as (keyof Cost)[]) sum[k] += q.cost[k];
-    batch.push(q);
+    batch.push({ item: q, dupes });
     queue.splice(i, 1);
   }
   return batch;
 }
 
-/** The `accept` of a KV store on `kv`. */
-export function createKvAccept(kv: Deno.Kv): (input: AcceptInput) => Promise<AcceptResult> {
+/** The `accept` of a KV store on `kv`; bodies of messages with something to deliver go to `bodies`. */
+export function createKvAccept(
+  kv: Deno.Kv,
+  bodies: BodyCache,
+): (input: AcceptInput) => Promise<AcceptResult> {
   async function encodeBody(
     body: Uint8Array,
   ): Promise<{ bytes: Uint8Array; encoding: "raw" | "gzip" }> {
@@ -149,6 +178,7 @@ export function createKvAccept(kv: Deno.Kv): (input: AcceptInput) => Promise<Acc
       const d = newDelivery(input, dest.id, dupOf);
       deliveries.push(d);
       op.set(["d", input.msgId, dest.id], d);
+      indexDelivery(op, undefined, d);
       if (dupOf) continue;
       op.set(["q", dest.id, d.nextAttemptAt, input.msgId], input.receivedAt);
       if (dest.eventKey && input.dedupeWindowMs > 0) {
@@ -163,6 +193,23 @@ export function createKvAccept(kv: Deno.Kv): (input: AcceptInput) => Promise<Acc
     }
     op.set(["r", input.receivedAt, input.msgId], null);
     return deliveries;
+  }
+
+  /** Fan-out event keys known to be held, so that copies skip a failing check. */
+  const liveKeys = createLiveKeys();
+
+  /** Remembers the body of a committed message and the event keys it claimed. */
+  function remember(input: AcceptInput, deliveries: readonly DeliveryRecord[]) {
+    if (deliveries.some((d) => d.state === "pending")) bodies.set(input.msgId, input.body);
+    if (input.dedupeWindowMs <= 0) return;
+    input.destinations.forEach((dest, i) => {
+      if (dest.eventKey && deliveries[i].state === "pending") {
+        liveKeys.set(liveKey(dest.id, dest.eventKey), {
+          msgId: input.msgId,
+          expiresAt: input.receivedAt + input.dedupeWindowMs,
+        });
+      }
+    });
   }
 
   async function commit(op: Deno.AtomicOperation) {
@@ -182,10 +229,18 @@ export function createKvAccept(kv: Deno.Kv): (input: AcceptInput) => Promise<Acc
     // expired entries that may be overwritten.
     const live = new Map<string, string>();
     const expired = new Map<string, string>();
+    for (const dest of input.destinations) {
+      const holder = dest.eventKey && input.dedupeWindowMs > 0 &&
+        liveKeys.get(liveKey(dest.id, dest.eventKey), input.receivedAt);
+      if (holder) live.set(dest.id, holder);
+    }
     for (let round = 0; round < 8; round++) {
       const op = kv.atomic();
       const deliveries = addAccept(op, p, live, expired);
-      if ((await commit(op)).ok) return { status: "created", deliveries };
+      if ((await commit(op)).ok) {
+        remember(input, deliveries);
+        return { status: "created", deliveries };
+      }
 
       // A check failed: the message exists (a Coder retry) or an event key is taken.
       const existing = await kv.get<StoredMeta>(["m", input.msgId]);
@@ -194,8 +249,10 @@ export function createKvAccept(kv: Deno.Kv): (input: AcceptInput) => Promise<Acc
         if (!dest.eventKey || live.has(dest.id)) continue;
         const entry = await kv.get<DedupeEntry>(["x", dest.id, dest.eventKey]);
         if (!entry.value) expired.delete(dest.id);
-        else if (entry.value.expiresAt > input.receivedAt) live.set(dest.id, entry.value.msgId);
-        else expired.set(dest.id, entry.versionstamp);
+        else if (entry.value.expiresAt > input.receivedAt) {
+          live.set(dest.id, entry.value.msgId);
+          liveKeys.set(liveKey(dest.id, dest.eventKey), entry.value);
+        } else expired.set(dest.id, entry.versionstamp);
       }
     }
     throw new StoreUnavailableError("Deno KV accept kept conflicting; try again");
@@ -228,7 +285,8 @@ export function createKvAccept(kv: Deno.Kv): (input: AcceptInput) => Promise<Acc
     flushing = true;
     try {
       while (queue.length > 0) {
-        const batch = takeBatch(queue);
+        const taken = takeBatch(queue, liveKeys);
+        const batch = taken.map((t) => t.item);
         if (batch.length === 1) {
           // Alone, conflicts are resolved in place; the queue waits as it would for a batch.
           const [q] = batch;
@@ -236,7 +294,7 @@ export function createKvAccept(kv: Deno.Kv): (input: AcceptInput) => Promise<Acc
           continue;
         }
         const op = kv.atomic();
-        const deliveries = batch.map((q) => addAccept(op, q.prepared));
+        const deliveries = taken.map((t) => addAccept(op, t.item.prepared, t.dupes));
         let ok: boolean;
         try {
           ok = (await commit(op)).ok;
@@ -245,7 +303,10 @@ export function createKvAccept(kv: Deno.Kv): (input: AcceptInput) => Promise<Acc
           continue;
         }
         if (ok) {
-          batch.forEach((q, i) => q.resolve({ status: "created", deliveries: deliveries[i] }));
+          batch.forEach((q, i) => {
+            remember(q.prepared.input, deliveries[i]);
+            q.resolve({ status: "created", deliveries: deliveries[i] });
+          });
         } else {
           // Some check failed (a duplicate msg_id, a live event key): nothing was written, so each
           // message goes again on its own and only the conflicting ones end up duplicate/deduped.

@@ -10,22 +10,39 @@
  *
  * @module
  */
+import { indexDelivery, indexedQueueStats } from "./kv_index.ts";
 import type { DeliveryRecord } from "./store.ts";
 
 /** Makes every lease in `kv` due at `now`; returns how many. Only safe with the file lock held. */
 export async function settleOrphanedLeases(kv: Deno.Kv, now: number): Promise<number> {
   let settled = 0;
-  for await (const entry of kv.list<number | null>({ prefix: ["q"] })) {
-    const [, destination, dueAt, msgId] = entry.key as [string, string, number, string];
+  // A lease is due in the future: per destination with open work (the counters, kv_index.ts), only
+  // the queue after `now` is read, so start-up does not grow with the backlog.
+  for (const destination of (await indexedQueueStats(kv)).keys()) {
+    settled += await settleDestination(kv, destination, now);
+  }
+  return settled;
+}
+
+async function settleDestination(kv: Deno.Kv, destination: string, now: number) {
+  let settled = 0;
+  const ahead = kv.list<number | null>({
+    prefix: ["q", destination],
+    start: ["q", destination, now + 1],
+  });
+  for await (const entry of ahead) {
+    const [, , dueAt, msgId] = entry.key as [string, string, number, string];
     if (typeof dueAt !== "number" || dueAt <= now) continue;
     const dKey = ["d", msgId, destination];
     const current = await kv.get<DeliveryRecord>(dKey);
     if (current.value?.state !== "leased") continue;
-    const res = await kv.atomic().check(current).check(entry)
+    const next = { ...current.value, nextAttemptAt: now, updatedAt: now };
+    const op = kv.atomic().check(current).check(entry)
       .delete(entry.key)
       .set(["q", destination, now, msgId], entry.value)
-      .set(dKey, { ...current.value, nextAttemptAt: now, updatedAt: now })
-      .commit();
+      .set(dKey, next);
+    indexDelivery(op, current.value, next);
+    const res = await op.commit();
     if (res.ok) settled++;
   }
   return settled;

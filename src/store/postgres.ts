@@ -17,7 +17,9 @@
 import { REDACTED, redactUrl as redactAnyUrl } from "../redact.ts";
 import postgres, { type Sql } from "postgres";
 import { normalizeName } from "../coder.ts";
+import { createBodyCache } from "./body_cache.ts";
 import { groupCommit } from "./group_commit.ts";
+import { createPgLeasing } from "./pg_lease.ts";
 import { acceptAll, isUnavailable, retryConflicts } from "./pg_accept.ts";
 import {
   compare,
@@ -33,20 +35,16 @@ import { pgStats } from "./pg_stats.ts";
 import {
   type AcceptInput,
   type AcceptResult,
-  applyOutcome,
   decodeCursor,
   DELETED_DESTINATION_REASON,
   type DeliveryRecord,
-  type DeliveryState,
   encodeCursor,
   FINAL_STATE_LIST,
   GIVEN_UP_STATES,
-  type Lease,
   type MessageFilter,
   type MessagePage,
   type MessageWithDeliveries,
   OPEN_STATES_SQL,
-  type Outcome,
   type QueueStats,
   requeued,
   RETRYABLE_STATES,
@@ -129,65 +127,24 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
 
   /** The partial index `relay_deliveries_due`'s predicate, literally, so that queries use it. */
   const openStates = () => sql.unsafe(OPEN_STATES_SQL);
+  /** Bodies of messages just accepted or leased, so that their sends need not read them. */
+  const bodies = createBodyCache();
+  const leasing = createPgLeasing(sql, bodies, {
+    maxInFlight: Math.min(COMMITS_IN_FLIGHT, options.poolSize),
+  });
 
   async function accept(input: AcceptInput): Promise<AcceptResult> {
     try {
-      return await batches.submit(input);
+      const result = await batches.submit(input);
+      if (result.status === "created" && result.deliveries.some((d) => d.state === "pending")) {
+        bodies.set(input.msgId, input.body);
+      }
+      return result;
     } catch (err) {
       throw new StoreUnavailableError(`PostgreSQL accept failed: ${(err as Error).message}`, {
         cause: err,
       });
     }
-  }
-
-  async function lease(
-    destination: string,
-    now: number,
-    limit: number,
-    leaseMs: number,
-  ): Promise<Lease[]> {
-    if (limit <= 0) return [];
-    const rows = await sql<(DeliveryRow & { was: DeliveryState })[]>`
-      WITH due AS (
-        SELECT msg_id, destination, state FROM relay_deliveries
-        WHERE destination = ${destination} AND next_attempt_at <= ${now}
-          AND state IN ${openStates()}
-        ORDER BY next_attempt_at, msg_id
-        LIMIT ${limit}
-        FOR UPDATE SKIP LOCKED
-      )
-      UPDATE relay_deliveries d
-      SET state = 'leased', next_attempt_at = ${now + leaseMs}, updated_at = ${now},
-          version = d.version + 1
-      FROM due
-      WHERE d.msg_id = due.msg_id AND d.destination = due.destination
-      RETURNING d.*, due.state AS was`;
-    return rows.map((r) => ({
-      delivery: toDelivery(r),
-      expired: r.was === "leased",
-      token: String(r.version),
-    }));
-  }
-
-  async function complete(l: Lease, outcome: Outcome): Promise<boolean> {
-    const d = l.delivery;
-    const next = applyOutcome(d, outcome);
-    const history = sql.json(next.history as unknown as postgres.JSONValue);
-    const res = await sql`
-      UPDATE relay_deliveries
-      SET state = ${next.state}, attempts = ${next.attempts},
-          next_attempt_at = ${next.nextAttemptAt}, updated_at = ${next.updatedAt},
-          status_reason = ${next.statusReason ?? null}, history = ${history},
-          version = version + 1
-      WHERE msg_id = ${d.msgId} AND destination = ${d.destination} AND version = ${l.token}`;
-    return res.count === 1;
-  }
-
-  async function getBody(msgId: string): Promise<Uint8Array | null> {
-    const [row] = await sql<{ body: Uint8Array }[]>`
-      SELECT body FROM relay_messages WHERE msg_id = ${msgId}`;
-    // The driver hands out Node Buffers; callers get a plain Uint8Array like KV's.
-    return row ? new Uint8Array(row.body.buffer, row.body.byteOffset, row.body.byteLength) : null;
   }
 
   /**
@@ -206,6 +163,7 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
   }
 
   async function purge(before: number): Promise<number> {
+    bodies.clear();
     let purged = 0;
     for (;;) {
       // Deliveries go with their message (ON DELETE CASCADE). Only messages whose deliveries all
@@ -375,9 +333,10 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
 
   return {
     accept,
-    lease,
-    complete,
-    getBody,
+    lease: leasing.lease,
+    complete: leasing.complete,
+    release: leasing.release,
+    getBody: leasing.getBody,
     getMessage,
     purge,
     countOpen,
@@ -392,6 +351,7 @@ export function createPostgresStore(sql: Sql, options: PostgresStoreOptions): St
     },
     async close() {
       await batches.drain();
+      await leasing.drain();
       await sql.end({ timeout: 5 });
     },
     ...pgStats(sql),

@@ -5,6 +5,8 @@
  *
  * @module
  */
+import type { DeliverySettings } from "../destinations/delivery.ts";
+
 /**
  * A delivery's state, mirroring Coder's own message states, plus two of ours:
  * `unknown` (a request went out but its answer was lost: not resent, since the destination cannot
@@ -118,8 +120,10 @@ export interface Lease {
    * so a destination that cannot dedupe must not be sent it again blindly.
    */
   readonly expired: boolean;
-  /** Opaque proof of ownership, checked by `complete`. */
+  /** Opaque proof of ownership, checked by `complete` and `release`. */
   readonly token: string;
+  /** The state the delivery had before this lease, which `release` puts back. */
+  readonly previous: DeliveryState;
 }
 
 /** The result of one attempt, as the worker records it. */
@@ -220,6 +224,8 @@ export interface SubscriptionRecord {
   readonly configuration: Readonly<Record<string, unknown>>;
   readonly enabled: boolean;
   readonly organization?: string;
+  /** Its own concurrency, rate limit and retry schedule (`destinations/delivery.ts`). */
+  readonly delivery?: DeliverySettings;
   readonly createdAt: number;
   readonly updatedAt: number;
 }

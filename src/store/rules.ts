@@ -12,6 +12,7 @@ import {
   type DeliveryRecord,
   type DestinationHold,
   HISTORY_LIMIT,
+  type Lease,
   type MessageFilter,
   type MessageWithDeliveries,
   type Outcome,
@@ -156,6 +157,11 @@ export function newDelivery(
     statusReason: dupOf ? fanoutCopyReason(dupOf) : undefined,
     history: [],
   };
+}
+
+/** A leased delivery given back unsent: as it was before the lease, due `now`. */
+export function released(l: Lease, now: number): DeliveryRecord {
+  return { ...l.delivery, state: l.previous, nextAttemptAt: now, updatedAt: now };
 }
 
 /** The delivery after an outcome: the one rule both backends apply. */

@@ -36,6 +36,12 @@ export interface Outbox {
   lease(destination: string, now: number, limit: number, leaseMs: number): Promise<Lease[]>;
   /** Records an attempt; false when the lease was lost (another worker owns the delivery now). */
   complete(lease: Lease, outcome: Outcome): Promise<boolean>;
+  /**
+   * Gives back leases that were never sent (a worker leases ahead, then is paused or stops): each
+   * delivery still held by its lease returns to its `previous` state, due `now`, with no attempt
+   * recorded. One commit for all when nothing conflicts; returns how many were given back.
+   */
+  release(leases: readonly Lease[], now: number): Promise<number>;
   /** The raw body Coder sent, or null once purged. */
   getBody(msgId: string): Promise<Uint8Array | null>;
   /**
