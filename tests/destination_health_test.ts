@@ -72,12 +72,14 @@ Deno.test("gone destination: later messages are stored (202) and held across a r
     });
     assert.deepEqual(resumed.json.disabled_destinations, {});
     await waitFor(() => receiver.seen.length === 3, 10_000, "held deliveries after resume");
-    const sent = await adminCall(
-      relay.url,
-      "GET",
-      "/api/v1/messages?state=sent&destination=webhook",
+    // The stub answers before the relay records the outcome: wait for the record, not the request.
+    await waitFor(
+      async () =>
+        (await adminCall(relay.url, "GET", "/api/v1/messages?state=sent&destination=webhook"))
+          .json.messages.length === 2,
+      10_000,
+      "both held deliveries recorded as sent",
     );
-    assert.equal(sent.json.messages.length, 2);
     await relay.kill("SIGTERM");
   } finally {
     await Deno.remove(dir, { recursive: true });

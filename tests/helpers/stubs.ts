@@ -246,7 +246,10 @@ export async function startRelayProcess(
   env: Record<string, string>,
   entry: string[] = ["main.ts"],
 ): Promise<RelayProcess> {
-  const port = env.PORT ?? String(freePort());
+  // Port 0 where the relay's INFO line will say which port it got; a port picked here otherwise
+  // (another process may take it first: rare, and then the relay exits and the test says so).
+  const logsPort = /^(debug|info)$/i.test(env.LOG_LEVEL ?? "INFO");
+  const port = env.PORT ?? (logsPort ? "0" : String(freePort()));
   const cwd = await Deno.makeTempDir({ prefix: "coder-relay-cwd-" });
   const child = denoCommand("run", [
     "--allow-net",
@@ -267,7 +270,7 @@ export async function startRelayProcess(
     for await (const chunk of s) out += decoder.decode(chunk, { stream: true });
   };
   const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
-  const url = `http://127.0.0.1:${port}`;
+  let url = `http://127.0.0.1:${port}`;
   let exited: Deno.CommandStatus | undefined;
   const status = child.status.then(async (s) => {
     exited = s;
@@ -279,6 +282,11 @@ export async function startRelayProcess(
     await waitFor(
       async () => {
         if (exited) throw new Error(`relay exited with ${exited.code} before ready:\n${out}`);
+        if (port === "0") {
+          const bound = out.match(/listening on http:\/\/[^\s:"]+:(\d+)/)?.[1];
+          if (!bound) return false;
+          url = `http://127.0.0.1:${bound}`;
+        }
         try {
           const res = await fetch(`${url}/readyz`);
           await res.body?.cancel();
