@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { START_V8_FLAGS } from "./task_flags.ts";
+import { option, START_V8_FLAGS } from "./task_flags.ts";
 import {
   freePort,
   golden,
@@ -74,11 +74,6 @@ const PHASES: readonly Phase[] = [
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const WARMUP_SECONDS = 1;
-
-function option(name: string, fallback: string): string {
-  const arg = Deno.args.find((a) => a.startsWith(`--${name}=`));
-  return arg ? arg.slice(name.length + 3) : fallback;
-}
 
 const opts = {
   rounds: Number(option("rounds", "3")),

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { START_V8_FLAGS } from "./task_flags.ts";
+import { option, START_V8_FLAGS } from "./task_flags.ts";
 import {
   freePort,
   golden,
@@ -34,11 +34,6 @@ import { benchResult, wrkCommand } from "./wrk.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const TOKEN = "bench-admin-token";
-
-function option(name: string, fallback: string): string {
-  const arg = Deno.args.find((a) => a.startsWith(`--${name}=`));
-  return arg ? arg.slice(name.length + 3) : fallback;
-}
 
 const opts = {
   rounds: Number(option("rounds", "3")),

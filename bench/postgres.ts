@@ -20,7 +20,7 @@
  * @module
  */
 import postgres from "postgres";
-import { START_V8_FLAGS } from "./task_flags.ts";
+import { option, START_V8_FLAGS } from "./task_flags.ts";
 import { openPostgresStore } from "../src/store/postgres.ts";
 import type { Store } from "../src/store/store.ts";
 import { createTestSchema } from "../tests/helpers/postgres.ts";
@@ -45,11 +45,6 @@ interface LoadResult {
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const WARMUP_SECONDS = 1;
-
-function option(name: string, fallback: string): string {
-  const arg = Deno.args.find((a) => a.startsWith(`--${name}=`));
-  return arg ? arg.slice(name.length + 3) : fallback;
-}
 
 /** Runs `op` from `clients` concurrent loops for `seconds`; op(worker, n) must be unique per call. */
 async function measure(
