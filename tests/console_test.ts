@@ -242,3 +242,54 @@ Deno.test("console destination form: every registered type, Teams and webhook te
   assert.ok(!edit.text.includes("teams-flow-signature"), "the flow URL is write-only");
   assert.match(edit.text, /a value is set; leave empty to keep it/);
 });
+
+Deno.test("console destination form: delivery settings reach the API; a bad one is shown next to its field", async () => {
+  await using relay = await startRelay(adminConfig({}));
+  const s = await signIn(relay.url);
+  const fields = {
+    name: "paced",
+    type: "webhook",
+    event_types: "*",
+    enabled: "on",
+    "config-webhook-url": "http://127.0.0.1:9/hooks/paced",
+    "config-webhook-format": "coder",
+  };
+  const form = await s.get("/ui/destinations/new");
+  assert.match(form.text, /<label for="delivery-retry_schedule">Retry schedule/);
+  const bad = await s.post("/ui/destinations/new", {
+    ...fields,
+    "delivery-concurrency": "0",
+    "delivery-retry_schedule": "1000, soon",
+  }, "/ui/destinations/new");
+  assert.equal(bad.status, 400);
+  assert.match(bad.text, /id="delivery-concurrency"[^>]*aria-invalid="true"/);
+  assert.match(bad.text, /<p class="error" id="err-delivery-concurrency">must be at least 1/);
+  assert.match(bad.text, /<p class="error" id="err-delivery-retry_schedule">/);
+  assert.match(bad.text, /id="delivery-retry_schedule"[^>]*value="1000, soon"/);
+  const none = await adminCall(relay.url, "GET", "/api/v1/webhooks/");
+  assert.ok(!none.json.results.some((r: { name: string }) => r.name === "paced"));
+
+  const good = await s.post("/ui/destinations/new", {
+    ...fields,
+    "delivery-concurrency": "2",
+    "delivery-rate_limit": "0.5",
+    "delivery-retry_schedule": "1000, 60000",
+  }, "/ui/destinations/new");
+  assert.match(good.text, /Created paced/);
+  const list = await adminCall(relay.url, "GET", "/api/v1/webhooks/");
+  const paced = list.json.results.find((r: { name: string }) => r.name === "paced");
+  assert.deepEqual(paced.delivery, {
+    concurrency: 2,
+    rate_limit: 0.5,
+    retry_schedule: [1000, 60000],
+  });
+  const edit = await s.get(`/ui/destinations/${paced.id}/edit`);
+  assert.match(edit.text, /id="delivery-retry_schedule"[^>]*value="1000, 60000"/);
+  // Emptied on edit: the relay-wide defaults again.
+  const cleared = await s.post(`/ui/destinations/${paced.id}/edit`, {
+    ...fields,
+  }, `/ui/destinations/${paced.id}/edit`);
+  assert.match(cleared.text, /Saved paced/);
+  const after = await adminCall(relay.url, "GET", `/api/v1/webhooks/${paced.id}`);
+  assert.equal(after.json.delivery, undefined);
+});
