@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { ADMIN_TOKEN, adminCall, adminConfig } from "./helpers/admin.ts";
 import { csrfOf, signIn } from "./helpers/console.ts";
 import { TYPE_NAMES } from "../src/destinations/registry.ts";
+import { createThrottle } from "../src/console/throttle.ts";
 import {
   golden,
   startRelay,
@@ -292,4 +293,50 @@ Deno.test("console destination form: delivery settings reach the API; a bad one 
   assert.match(cleared.text, /Saved paced/);
   const after = await adminCall(relay.url, "GET", `/api/v1/webhooks/${paced.id}`);
   assert.equal(after.json.delivery, undefined);
+});
+
+Deno.test("console sign-in throttle over HTTP: the sixth try in a minute is 429 without a token check", async () => {
+  await using relay = await startRelay(adminConfig({}));
+  const attempt = async (token: string) => {
+    const res = await fetch(`${relay.url}/ui/login`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { origin: relay.url, "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token }),
+    });
+    return { status: res.status, text: await res.text(), headers: res.headers };
+  };
+  // A success forgets earlier failures.
+  for (let i = 0; i < 4; i++) assert.equal((await attempt("nope")).status, 401);
+  assert.equal((await attempt(ADMIN_TOKEN)).status, 303);
+  for (let i = 0; i < 5; i++) assert.equal((await attempt(`nope-${i}`)).status, 401);
+  // Even the right token is not checked now.
+  const blocked = await attempt(ADMIN_TOKEN);
+  assert.equal(blocked.status, 429);
+  assert.match(
+    blocked.text,
+    /Too many failed sign-ins from this address: try again in \d+ seconds/,
+  );
+  const wait = Number(blocked.headers.get("retry-after"));
+  assert.ok(wait >= 1 && wait <= 60, `Retry-After ${wait}`);
+  assert.equal(blocked.headers.get("set-cookie"), null);
+});
+
+Deno.test("sign-in throttle: a sliding window per address, bounded in size", () => {
+  const t = createThrottle({ limit: 3, windowMs: 1000, maxClients: 2 });
+  for (const at of [0, 100, 200]) t.failed("a", at);
+  assert.equal(t.retryAfter("a", 300), 1);
+  assert.equal(t.retryAfter("b", 300), 0);
+  assert.equal(t.retryAfter("a", 1001), 0, "the oldest failure left the window");
+  t.failed("a", 1001);
+  assert.equal(t.retryAfter("a", 1002), 1);
+  t.succeeded("a");
+  assert.equal(t.retryAfter("a", 1002), 0);
+  // Full: the least recently failing address is forgotten first.
+  for (const at of [0, 1, 2]) t.failed("b", at);
+  for (const at of [3, 4, 5]) t.failed("c", at);
+  for (const at of [6, 7, 8]) t.failed("d", at);
+  assert.equal(t.retryAfter("b", 9), 0);
+  assert.equal(t.retryAfter("c", 9), 1);
+  assert.equal(t.retryAfter("d", 9), 1);
 });
