@@ -78,9 +78,29 @@ Deno.test("console sign-in: wrong token refused, cookie HttpOnly SameSite=Strict
   await forged.body?.cancel();
   assert.equal(forged.status, 303);
   // Sign out ends it in the browser.
+  const other = await signIn(relay.url);
+  const csrf = csrfOf((await s.get("/ui/destinations")).text);
   const out = await s.post("/ui/logout", {});
   assert.equal(out.status, 303);
   assert.match(out.headers.get("set-cookie") ?? "", /Max-Age=0/);
+  // And on the server: a copy of the cookie kept after signing out is no session any more.
+  const reused = await s.get("/ui");
+  assert.equal(reused.status, 303);
+  assert.equal(reused.headers.get("location"), "/ui/login");
+  const pause = await fetch(`${relay.url}/ui/destinations/pause`, {
+    method: "POST",
+    headers: {
+      cookie: s.cookie,
+      origin: relay.url,
+      "content-type": "application/x-www-form-urlencoded",
+    },
+    body: new URLSearchParams({ csrf }),
+  });
+  await pause.body?.cancel();
+  assert.equal(pause.status, 403);
+  assert.equal((await adminCall(relay.url, "GET", "/api/v1/pause")).json.paused, false);
+  // Another session goes on.
+  assert.equal((await other.get("/ui")).status, 200);
 });
 
 Deno.test("console CSRF: a cross-origin or token-less post changes nothing", async () => {

@@ -183,11 +183,13 @@ ${error ? html`<p class="error" role="alert" id="login-error">${error}</p>` : ""
       502,
     );
 
-  app.post("/logout", (c) =>
-    new Response(null, {
+  app.post("/logout", async (c) => {
+    await sessions.revoke(cookieOf(c.req.raw), deps.now());
+    return new Response(null, {
       status: 303,
       headers: { location: `${BASE}/login`, "set-cookie": sessionCookie("", isHttps(c.req.raw)) },
-    }));
+    });
+  });
 
   app.get("/", async (c) => {
     const stats = await api("GET", "/stats");
