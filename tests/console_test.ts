@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { ADMIN_TOKEN, adminCall, adminConfig } from "./helpers/admin.ts";
 import { csrfOf, signIn } from "./helpers/console.ts";
 import { TYPE_NAMES } from "../src/destinations/registry.ts";
+import { createThrottle } from "../src/console/throttle.ts";
 import {
   golden,
   startRelay,
@@ -77,9 +78,29 @@ Deno.test("console sign-in: wrong token refused, cookie HttpOnly SameSite=Strict
   await forged.body?.cancel();
   assert.equal(forged.status, 303);
   // Sign out ends it in the browser.
+  const other = await signIn(relay.url);
+  const csrf = csrfOf((await s.get("/ui/destinations")).text);
   const out = await s.post("/ui/logout", {});
   assert.equal(out.status, 303);
   assert.match(out.headers.get("set-cookie") ?? "", /Max-Age=0/);
+  // And on the server: a copy of the cookie kept after signing out is no session any more.
+  const reused = await s.get("/ui");
+  assert.equal(reused.status, 303);
+  assert.equal(reused.headers.get("location"), "/ui/login");
+  const pause = await fetch(`${relay.url}/ui/destinations/pause`, {
+    method: "POST",
+    headers: {
+      cookie: s.cookie,
+      origin: relay.url,
+      "content-type": "application/x-www-form-urlencoded",
+    },
+    body: new URLSearchParams({ csrf }),
+  });
+  await pause.body?.cancel();
+  assert.equal(pause.status, 403);
+  assert.equal((await adminCall(relay.url, "GET", "/api/v1/pause")).json.paused, false);
+  // Another session goes on.
+  assert.equal((await other.get("/ui")).status, 200);
 });
 
 Deno.test("console CSRF: a cross-origin or token-less post changes nothing", async () => {
@@ -241,4 +262,101 @@ Deno.test("console destination form: every registered type, Teams and webhook te
   const edit = await s.get(`/ui/destinations/${byName("ops-teams").id}/edit`);
   assert.ok(!edit.text.includes("teams-flow-signature"), "the flow URL is write-only");
   assert.match(edit.text, /a value is set; leave empty to keep it/);
+});
+
+Deno.test("console destination form: delivery settings reach the API; a bad one is shown next to its field", async () => {
+  await using relay = await startRelay(adminConfig({}));
+  const s = await signIn(relay.url);
+  const fields = {
+    name: "paced",
+    type: "webhook",
+    event_types: "*",
+    enabled: "on",
+    "config-webhook-url": "http://127.0.0.1:9/hooks/paced",
+    "config-webhook-format": "coder",
+  };
+  const form = await s.get("/ui/destinations/new");
+  assert.match(form.text, /<label for="delivery-retry_schedule">Retry schedule/);
+  const bad = await s.post("/ui/destinations/new", {
+    ...fields,
+    "delivery-concurrency": "0",
+    "delivery-retry_schedule": "1000, soon",
+  }, "/ui/destinations/new");
+  assert.equal(bad.status, 400);
+  assert.match(bad.text, /id="delivery-concurrency"[^>]*aria-invalid="true"/);
+  assert.match(bad.text, /<p class="error" id="err-delivery-concurrency">must be at least 1/);
+  assert.match(bad.text, /<p class="error" id="err-delivery-retry_schedule">/);
+  assert.match(bad.text, /id="delivery-retry_schedule"[^>]*value="1000, soon"/);
+  const none = await adminCall(relay.url, "GET", "/api/v1/webhooks/");
+  assert.ok(!none.json.results.some((r: { name: string }) => r.name === "paced"));
+
+  const good = await s.post("/ui/destinations/new", {
+    ...fields,
+    "delivery-concurrency": "2",
+    "delivery-rate_limit": "0.5",
+    "delivery-retry_schedule": "1000, 60000",
+  }, "/ui/destinations/new");
+  assert.match(good.text, /Created paced/);
+  const list = await adminCall(relay.url, "GET", "/api/v1/webhooks/");
+  const paced = list.json.results.find((r: { name: string }) => r.name === "paced");
+  assert.deepEqual(paced.delivery, {
+    concurrency: 2,
+    rate_limit: 0.5,
+    retry_schedule: [1000, 60000],
+  });
+  const edit = await s.get(`/ui/destinations/${paced.id}/edit`);
+  assert.match(edit.text, /id="delivery-retry_schedule"[^>]*value="1000, 60000"/);
+  // Emptied on edit: the relay-wide defaults again.
+  const cleared = await s.post(`/ui/destinations/${paced.id}/edit`, {
+    ...fields,
+  }, `/ui/destinations/${paced.id}/edit`);
+  assert.match(cleared.text, /Saved paced/);
+  const after = await adminCall(relay.url, "GET", `/api/v1/webhooks/${paced.id}`);
+  assert.equal(after.json.delivery, undefined);
+});
+
+Deno.test("console sign-in throttle over HTTP: the sixth try in a minute is 429 without a token check", async () => {
+  await using relay = await startRelay(adminConfig({}));
+  const attempt = async (token: string) => {
+    const res = await fetch(`${relay.url}/ui/login`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { origin: relay.url, "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token }),
+    });
+    return { status: res.status, text: await res.text(), headers: res.headers };
+  };
+  // A success forgets earlier failures.
+  for (let i = 0; i < 4; i++) assert.equal((await attempt("nope")).status, 401);
+  assert.equal((await attempt(ADMIN_TOKEN)).status, 303);
+  for (let i = 0; i < 5; i++) assert.equal((await attempt(`nope-${i}`)).status, 401);
+  // Even the right token is not checked now.
+  const blocked = await attempt(ADMIN_TOKEN);
+  assert.equal(blocked.status, 429);
+  assert.match(
+    blocked.text,
+    /Too many failed sign-ins from this address: try again in \d+ seconds/,
+  );
+  const wait = Number(blocked.headers.get("retry-after"));
+  assert.ok(wait >= 1 && wait <= 60, `Retry-After ${wait}`);
+  assert.equal(blocked.headers.get("set-cookie"), null);
+});
+
+Deno.test("sign-in throttle: a sliding window per address, bounded in size", () => {
+  const t = createThrottle({ limit: 3, windowMs: 1000, maxClients: 2 });
+  for (const at of [0, 100, 200]) t.failed("a", at);
+  assert.equal(t.retryAfter("a", 300), 1);
+  assert.equal(t.retryAfter("b", 300), 0);
+  assert.equal(t.retryAfter("a", 1001), 0, "the oldest failure left the window");
+  t.failed("a", 1001);
+  assert.equal(t.retryAfter("a", 1002), 1);
+  t.succeeded("a");
+  assert.equal(t.retryAfter("a", 1002), 0);
+  // Full: the least recently failing address is forgotten first.
+  for (const at of [0, 1, 2]) t.failed("b", at);
+  for (const at of [3, 4, 5]) t.failed("c", at);
+  for (const at of [6, 7, 8]) t.failed("d", at);
+  assert.equal(t.retryAfter("b", 9), 0);
+  assert.equal(t.retryAfter("c", 9), 1);
+  assert.equal(t.retryAfter("d", 9), 1);
 });

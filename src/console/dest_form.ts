@@ -87,6 +87,8 @@ export interface FormState {
   readonly config: Record<string, Record<string, unknown>>;
   /** Secret fields that have a stored value (shown as "set; leave empty to keep"). */
   readonly secretsSet: readonly string[];
+  /** The delivery settings as typed, by API field (`retry_schedule` comma-separated). */
+  readonly delivery: Record<string, string>;
   readonly errors: Record<string, string>;
   readonly formError?: string;
 }
@@ -107,6 +109,9 @@ export function stateOf(sub: any): FormState {
     enabled: sub.enabled,
     config: { [sub.type]: config },
     secretsSet: secrets.filter((k) => sub.configuration?.[k] !== undefined),
+    delivery: Object.fromEntries(
+      Object.entries(sub.delivery ?? {}).map(([k, v]) => [k, [v].flat().join(", ")]),
+    ),
     errors: {},
   };
 }
@@ -119,8 +124,19 @@ export const EMPTY_FORM: FormState = {
   enabled: true,
   config: {},
   secretsSet: [],
+  delivery: {},
   errors: {},
 };
+
+/** The per-destination delivery settings the form edits, with their labels. */
+const DELIVERY_FIELDS = [
+  ["concurrency", "Concurrency (sends at once)"],
+  ["rate_limit", "Rate limit (requests per second)"],
+  ["retry_schedule", "Retry schedule (delays in ms, comma-separated)"],
+] as const;
+
+/** A typed number, or the text itself so that the API names what is wrong with it. */
+const numberOf = (s: string): unknown => s !== "" && Number.isFinite(Number(s)) ? Number(s) : s;
 
 /** Reads a submitted form into the API body (PATCH-style on edit) and the state to re-show. */
 export function readForm(
@@ -153,12 +169,22 @@ export function readForm(
     if (!f.secret) shown[f.name] = configuration[f.name];
   }
   const eventTypes = text("event_types");
+  const typed = Object.fromEntries(DELIVERY_FIELDS.map(([k]) => [k, text(`delivery-${k}`)]));
+  const settings = Object.fromEntries(
+    Object.entries(typed).filter(([, v]) => v !== "").map(([k, v]) => [
+      k,
+      k === "retry_schedule" ? v.split(",").map((d) => numberOf(d.trim())) : numberOf(v),
+    ]),
+  );
+  // All empty: none (on edit, `null` removes stored settings); otherwise they replace them.
+  const delivery = Object.keys(settings).length ? settings : editing ? null : undefined;
   const body = {
     name: text("name"),
     type,
     event_types: eventTypes.split(/[\n,]/).map((s) => s.trim()).filter(Boolean),
     enabled: form.get("enabled") === "on",
     configuration,
+    ...(delivery === undefined ? {} : { delivery }),
   };
   return {
     body,
@@ -169,6 +195,7 @@ export function readForm(
       enabled: body.enabled,
       config: { [type]: shown },
       secretsSet,
+      delivery: typed,
       errors: {},
     },
   };
@@ -186,6 +213,8 @@ export function placeIssues(
     const [head, sub] = path.split(".");
     const id = head === "configuration" && sub
       ? fieldId(state.type, sub)
+      : head === "delivery" && sub
+      ? `delivery-${sub}`
       : ["name", "type", "event_types"].includes(head)
       ? head
       : undefined;
@@ -305,6 +334,16 @@ ${
       `
     )
   }
+<fieldset><legend>Delivery (optional; empty keeps the relay-wide defaults)</legend>${
+    DELIVERY_FIELDS.map(([k, label]) => {
+      const id = `delivery-${k}`;
+      const [attrs, err] = errorOf(state, id);
+      return html`<div class="field"><label for="${id}">${label}</label>
+<input type="text" id="${id}" name="${id}" inputmode="${
+        k === "retry_schedule" ? "text" : "decimal"
+      }" autocomplete="off" value="${state.delivery[k] ?? ""}"${attrs}>${err}</div>`;
+    })
+  }</fieldset>
 <button type="submit" class="primary">${state.id ? "Save" : "Create"}</button>
 <a class="button" href="${BASE}/destinations">Cancel</a>
 </form>`;

@@ -15,6 +15,7 @@ import { createApiClient, qs } from "./api_client.ts";
 import { CSS, FAVICON, JS } from "./assets.ts";
 import { Html, html } from "./html.ts";
 import { BASE, page, type PageContext } from "./layout.ts";
+import { createThrottle } from "./throttle.ts";
 import { cookieOf, createSessions, isHttps, sameOrigin, sessionCookie } from "./session.ts";
 import { apiQuery, type MessageFilters, messagePage, messagesPage } from "./messages.ts";
 import { overviewPage } from "./overview.ts";
@@ -119,11 +120,28 @@ ${error ? html`<p class="error" role="alert" id="login-error">${error}</p>` : ""
 </form>`,
     ], status);
 
+  const throttle = createThrottle();
   app.get("/login", () => loginPage());
   app.post("/login", async (c) => {
     if (!sameOrigin(c.req.raw)) return refused();
+    // The connection's address: behind a proxy every client shares the proxy's.
+    const client = (c.env as Deno.ServeHandlerInfo<Deno.NetAddr> | undefined)?.remoteAddr
+      ?.hostname ?? "unknown";
+    const wait = throttle.retryAfter(client, deps.now());
+    if (wait) {
+      const res = loginPage(
+        `Too many failed sign-ins from this address: try again in ${wait} seconds.`,
+        429,
+      );
+      res.headers.set("retry-after", String(wait));
+      return res;
+    }
     const presented = (await form(c.req.raw)).get("token") ?? "";
-    if (!timingSafeEqual(presented, expected)) return loginPage("Wrong admin token.", 401);
+    if (!timingSafeEqual(presented, expected)) {
+      throttle.failed(client, deps.now());
+      return loginPage("Wrong admin token.", 401);
+    }
+    throttle.succeeded(client);
     const cookie = await sessions.issue(deps.now());
     return new Response(null, {
       status: 303,
@@ -165,11 +183,13 @@ ${error ? html`<p class="error" role="alert" id="login-error">${error}</p>` : ""
       502,
     );
 
-  app.post("/logout", (c) =>
-    new Response(null, {
+  app.post("/logout", async (c) => {
+    await sessions.revoke(cookieOf(c.req.raw), deps.now());
+    return new Response(null, {
       status: 303,
       headers: { location: `${BASE}/login`, "set-cookie": sessionCookie("", isHttps(c.req.raw)) },
-    }));
+    });
+  });
 
   app.get("/", async (c) => {
     const stats = await api("GET", "/stats");

@@ -2,7 +2,8 @@
  * Console sessions without server state: a cookie `expiry.nonce.signature`, HMAC-signed with a key
  * derived from the admin token. It never holds the token, every replica sharing the token accepts
  * it, and changing the token ends every session. Each session has its own CSRF token, derived from
- * its nonce, that every form carries.
+ * its nonce, that every form carries. Signing out revokes the session: its nonce is remembered until
+ * the session would have expired, in this process only (each replica remembers its own sign-outs).
  *
  * @module
  */
@@ -11,6 +12,12 @@
 export const COOKIE = "relay_console";
 /** How long a sign-in lasts. */
 export const SESSION_MS = 8 * 3600_000;
+/**
+ * Signed-out sessions remembered at most, past which the earliest signed out is forgotten (it
+ * verifies again until it expires): bounded memory, unreachable in practice, as only a signed-in
+ * operator can sign out.
+ */
+export const MAX_REVOKED = 10_000;
 
 const encoder = new TextEncoder();
 
@@ -25,6 +32,8 @@ export interface Sessions {
   issue(now: number): Promise<string>;
   /** The session's CSRF token, or undefined when the cookie is missing, forged or expired. */
   verify(cookie: string | undefined, now: number): Promise<string | undefined>;
+  /** Ends a valid session for good (signing out): a copy of its cookie no longer verifies. */
+  revoke(cookie: string | undefined, now: number): Promise<void>;
 }
 
 /** Sessions keyed to `token`; the key is derived, so a leaked cookie never reveals the token. */
@@ -39,6 +48,19 @@ export function createSessions(token: string): Sessions {
   const mac = async (text: string) =>
     base64url(await crypto.subtle.sign("HMAC", await key, encoder.encode(text)));
 
+  /** Revoked nonces and their sessions' expiry, in order of sign-out; expired ones are pruned. */
+  const revoked = new Map<string, number>();
+  /** The cookie's expiry and nonce when its signature is good and it has not expired. */
+  const check = async (cookie: string | undefined, now: number) => {
+    const parts = cookie?.split(".") ?? [];
+    if (parts.length !== 3) return undefined;
+    const [expiry, nonce, signature] = parts;
+    const expected = await mac(`${expiry}.${nonce}`);
+    if (!constantTimeEqual(signature, expected)) return undefined;
+    if (!(Number(expiry) > now)) return undefined;
+    return { expiry: Number(expiry), nonce };
+  };
+
   return {
     async issue(now) {
       const nonce = base64url(crypto.getRandomValues(new Uint8Array(18)));
@@ -46,13 +68,18 @@ export function createSessions(token: string): Sessions {
       return `${body}.${await mac(body)}`;
     },
     async verify(cookie, now) {
-      const parts = cookie?.split(".") ?? [];
-      if (parts.length !== 3) return undefined;
-      const [expiry, nonce, signature] = parts;
-      const expected = await mac(`${expiry}.${nonce}`);
-      if (!constantTimeEqual(signature, expected)) return undefined;
-      if (!(Number(expiry) > now)) return undefined;
-      return await mac(`csrf.${nonce}`);
+      const session = await check(cookie, now);
+      if (!session || revoked.has(session.nonce)) return undefined;
+      return await mac(`csrf.${session.nonce}`);
+    },
+    async revoke(cookie, now) {
+      const session = await check(cookie, now);
+      if (!session) return;
+      for (const [nonce, expiry] of revoked) {
+        if (expiry > now && revoked.size < MAX_REVOKED) break;
+        revoked.delete(nonce);
+      }
+      revoked.set(session.nonce, session.expiry);
     },
   };
 }
