@@ -15,7 +15,8 @@ const SECRET_PARAMS =
 export const REDACTED = "REDACTED";
 
 /**
- * A URL with its userinfo password and token-like query values replaced. Works on strings that do
+ * A URL with its userinfo password (or a user name standing alone, as a token does) and token-like
+ * query values replaced. Works on strings that do
  * not parse as URLs too (a raw `#` or `@` in a password), by hiding everything between `://` and
  * the last `@` of the authority.
  */
@@ -29,7 +30,9 @@ export function redactUrl(url: string): string {
     return url.replace(/^([a-z][a-z0-9+.-]*:\/\/).*@/i, `$1${REDACTED}@`)
       .replace(/([?&][^=&#]*(?:password|token|secret|key|sig)[^=&#]*=)[^&#]*/gi, `$1${REDACTED}`);
   }
+  // A lone user name is how a token rides in a URL (`https://TOKEN@host/`): hide it too.
   if (u.password) u.password = REDACTED;
+  else if (u.username) u.username = REDACTED;
   for (const name of [...u.searchParams.keys()]) {
     if (SECRET_PARAMS.test(name)) u.searchParams.set(name, REDACTED);
   }

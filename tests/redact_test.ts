@@ -7,6 +7,10 @@ Deno.test("redactUrl: userinfo passwords and token-like query values are hidden"
     "https://bob:REDACTED@hooks.example.com/in?token=REDACTED&x=1&sig=REDACTED",
   );
   assert.equal(redactUrl("https://example.com/a?b=c"), "https://example.com/a?b=c");
+  assert.equal(
+    redactUrl("https://tok3n@relay.example.com/"),
+    "https://REDACTED@relay.example.com/",
+  );
   // Unparseable: a raw # or @ in a Postgres password.
   const pg = redactUrl("postgres://relay:p#ss@w0rd@db:5432/relay?password=hunter2");
   assert.ok(!pg.includes("p#ss") && !pg.includes("w0rd") && !pg.includes("hunter2"), pg);
