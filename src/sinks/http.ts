@@ -113,7 +113,7 @@ export function failureResult(failure: HttpFailure, idempotent: boolean): SendRe
 export function statusResult(answer: HttpAnswer, now: number, what = "destination"): SendResult {
   const { status } = answer;
   if (status >= 200 && status < 300) return { state: "sent", status };
-  const detail = summarize(answer.text);
+  const detail = summarizeAnswer(answer.text);
   const reason = `${what} answered HTTP ${status}${detail ? `: ${detail}` : ""}`;
   if (status === 408 || status === 425 || status === 429 || status >= 500) {
     const retryAfterMs = status === 429 || status === 503
@@ -122,11 +122,6 @@ export function statusResult(answer: HttpAnswer, now: number, what = "destinatio
     return { state: "temporary_failure", reason, status, retryAfterMs };
   }
   return { state: "permanent_failure", reason, status };
-}
-
-/** A response body cut to one short, redacted, printable line, for `status_reason`. */
-export function summarize(text: string, max = 80): string {
-  return summarizeAnswer(text, max);
 }
 
 async function readText(res: Response): Promise<string> {
@@ -171,5 +166,5 @@ function classifyError(err: unknown, timeoutMs: number): HttpFailure {
 
 function shortError(message: string): string {
   // Deno prefixes "error sending request for url (…):"; the URL may carry a token in its query.
-  return summarize(message.replace(/error sending request for url \([^)]*\):?/i, ""), 200);
+  return summarizeAnswer(message.replace(/error sending request for url \([^)]*\):?/i, ""), 200);
 }

@@ -11,7 +11,8 @@ import { apiUrl, secret } from "./fields.ts";
 import { destinationType } from "./type.ts";
 import type { IdentityResolver } from "../identity.ts";
 import { logger, maskEmail } from "../log.ts";
-import { failureResult, type Fetch, postJson, statusResult, summarize } from "./http.ts";
+import { failureResult, type Fetch, postJson, statusResult } from "./http.ts";
+import { summarizeAnswer } from "../redact.ts";
 import type { Preview, PreviewSink, ProbeResult, SendContext, SendResult } from "./sink.ts";
 
 /** The body of one `events.track` call. */
@@ -210,7 +211,7 @@ function classify(status: number, text: string, generic: SendResult): SendResult
       return {
         state: "permanent_failure",
         status,
-        reason: `PlatformX refused the event: ${summarize(String(body.error ?? text))}`,
+        reason: `PlatformX refused the event: ${summarizeAnswer(String(body.error ?? text))}`,
       };
     }
     return { state: "sent", status };

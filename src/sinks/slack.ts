@@ -13,6 +13,7 @@ import type { Envelope, EventFilter } from "../coder.ts";
 import { apiUrl, secret, slackIcon } from "./fields.ts";
 import { destinationType } from "./type.ts";
 import { logger, maskEmail } from "../log.ts";
+import { summarizeAnswer } from "../redact.ts";
 import { createTtlCache, singleFlight } from "../ttl_cache.ts";
 import {
   failureResult,
@@ -22,7 +23,6 @@ import {
   postJson,
   request,
   statusResult,
-  summarize,
 } from "./http.ts";
 import type { Preview, PreviewSink, ProbeResult, SendContext, SendResult } from "./sink.ts";
 import { renderSlackMessage } from "./slack_message.ts";
@@ -77,7 +77,7 @@ function slackResult(
   try {
     body = JSON.parse(answer.text);
   } catch {
-    const reason = `Slack answered HTTP 200 without JSON: ${summarize(answer.text, 100)}`;
+    const reason = `Slack answered HTTP 200 without JSON: ${summarizeAnswer(answer.text, 100)}`;
     return idempotent ? { state: "temporary_failure", reason, status: 200 } : {
       state: "unknown",
       reason: `${reason}; the message may have been posted, so it is not repeated`,
